@@ -32,6 +32,7 @@
 pub mod convert_coordinates;
 pub mod error;
 pub mod field;
+pub mod io;
 pub mod limits;
 pub mod material;
 pub mod mesh;
