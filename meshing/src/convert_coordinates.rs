@@ -29,12 +29,17 @@ impl Default for Transform {
 
 impl Transform {
     /// The identity.
-    pub const IDENTITY: Self =
-        Self { linear: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], translation: [0.0; 3] };
+    pub const IDENTITY: Self = Self {
+        linear: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        translation: [0.0; 3],
+    };
 
     /// A pure linear map.
     pub const fn linear(linear: [[f32; 3]; 3]) -> Self {
-        Self { linear, translation: [0.0; 3] }
+        Self {
+            linear,
+            translation: [0.0; 3],
+        }
     }
 
     /// Uniform scaling about the origin.
@@ -44,7 +49,10 @@ impl Transform {
 
     /// A translation.
     pub fn translate(t: [f32; 3]) -> Self {
-        Self { translation: t, ..Self::IDENTITY }
+        Self {
+            translation: t,
+            ..Self::IDENTITY
+        }
     }
 
     /// Maps a point.
@@ -97,7 +105,10 @@ impl Transform {
         }
         let linear_inv = Self::linear(inv);
         let t = linear_inv.apply_vector(self.translation);
-        Some(Self { linear: inv, translation: [-t[0], -t[1], -t[2]] })
+        Some(Self {
+            linear: inv,
+            translation: [-t[0], -t[1], -t[2]],
+        })
     }
 
     /// `self ∘ first`: apply `first`, then `self`.
@@ -110,7 +121,10 @@ impl Transform {
                 *v = (0..3).map(|k| a[r][k] * b[k][c]).sum();
             }
         }
-        Self { linear: m, translation: self.apply_point(first.translation) }
+        Self {
+            linear: m,
+            translation: self.apply_point(first.translation),
+        }
     }
 
     /// Bounding box of the transformed corners of `b`.
@@ -118,7 +132,13 @@ impl Transform {
         let mut min = [f32::INFINITY; 3];
         let mut max = [f32::NEG_INFINITY; 3];
         for corner in 0..8 {
-            let p = [0, 1, 2].map(|a| if corner >> a & 1 == 0 { b.min[a] } else { b.max[a] });
+            let p = [0, 1, 2].map(|a| {
+                if corner >> a & 1 == 0 {
+                    b.min[a]
+                } else {
+                    b.max[a]
+                }
+            });
             let q = self.apply_point(p);
             for a in 0..3 {
                 min[a] = min[a].min(q[a]);
@@ -134,19 +154,23 @@ impl Transform {
         for p in &mut mesh.positions {
             *p = self.apply_point(*p);
         }
-        if !mesh.normals.is_empty() {
-            if let Some(inv) = self.inverse() {
-                // Normals transform by the inverse transpose.
-                let it = &inv.linear;
-                for n in &mut mesh.normals {
-                    let v = [
-                        it[0][0] * n[0] + it[1][0] * n[1] + it[2][0] * n[2],
-                        it[0][1] * n[0] + it[1][1] * n[1] + it[2][1] * n[2],
-                        it[0][2] * n[0] + it[1][2] * n[1] + it[2][2] * n[2],
-                    ];
-                    let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-                    *n = if l > 0.0 { [v[0] / l, v[1] / l, v[2] / l] } else { [0.0, 1.0, 0.0] };
-                }
+        if !mesh.normals.is_empty()
+            && let Some(inv) = self.inverse()
+        {
+            // Normals transform by the inverse transpose.
+            let it = &inv.linear;
+            for n in &mut mesh.normals {
+                let v = [
+                    it[0][0] * n[0] + it[1][0] * n[1] + it[2][0] * n[2],
+                    it[0][1] * n[0] + it[1][1] * n[1] + it[2][1] * n[2],
+                    it[0][2] * n[0] + it[1][2] * n[1] + it[2][2] * n[2],
+                ];
+                let l = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
+                *n = if l > 0.0 {
+                    [v[0] / l, v[1] / l, v[2] / l]
+                } else {
+                    [0.0, 1.0, 0.0]
+                };
             }
         }
         if self.determinant() < 0.0 {
@@ -176,7 +200,10 @@ pub fn fit_to_height(bbox: ([f32; 3], [f32; 3]), height: f32) -> Option<Transfor
     let s = height / extent;
     let cx = 0.5 * (min[0] + max[0]);
     let cz = 0.5 * (min[2] + max[2]);
-    Some(Transform { translation: [-s * cx, -s * min[1], -s * cz], ..Transform::uniform_scale(s) })
+    Some(Transform {
+        translation: [-s * cx, -s * min[1], -s * cz],
+        ..Transform::uniform_scale(s)
+    })
 }
 
 #[cfg(test)]
@@ -190,9 +217,20 @@ mod tests {
     #[test]
     fn triposr_up_becomes_y_and_camera_side_faces_z() {
         let t = triposr_to_gltf();
-        assert_eq!(t.apply_point([0.0, 0.0, 1.0]), [0.0, 1.0, 0.0], "Z-up -> Y-up");
-        assert_eq!(t.apply_point([1.0, 0.0, 0.0]), [0.0, 0.0, 1.0], "camera side -> +Z");
-        assert!((t.determinant() - 1.0).abs() < 1e-6, "a rotation, not a mirror");
+        assert_eq!(
+            t.apply_point([0.0, 0.0, 1.0]),
+            [0.0, 1.0, 0.0],
+            "Z-up -> Y-up"
+        );
+        assert_eq!(
+            t.apply_point([1.0, 0.0, 0.0]),
+            [0.0, 0.0, 1.0],
+            "camera side -> +Z"
+        );
+        assert!(
+            (t.determinant() - 1.0).abs() < 1e-6,
+            "a rotation, not a mirror"
+        );
     }
 
     #[test]
@@ -210,13 +248,21 @@ mod tests {
     #[test]
     fn mirror_flips_winding() {
         let mut m = Mesh::from_triangles(
-            vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            vec![
+                [0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, 1.0],
+            ],
             vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
         );
         let before = m.signed_volume();
         Transform::linear([[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
             .apply_to_mesh(&mut m);
-        assert!((m.signed_volume() - before).abs() < 1e-9, "still outward after mirroring");
+        assert!(
+            (m.signed_volume() - before).abs() < 1e-9,
+            "still outward after mirroring"
+        );
     }
 
     #[test]

@@ -73,12 +73,19 @@ impl Error {
         expected: impl Into<String>,
         got: impl ToString,
     ) -> Self {
-        Self::InvalidParameter { name, expected: expected.into(), got: got.to_string() }
+        Self::InvalidParameter {
+            name,
+            expected: expected.into(),
+            got: got.to_string(),
+        }
     }
 
     /// Shorthand for [`Error::Io`].
     pub fn io(source: std::io::Error, path: impl Into<PathBuf>) -> Self {
-        Self::Io { source, path: path.into() }
+        Self::Io {
+            source,
+            path: path.into(),
+        }
     }
 }
 
@@ -166,6 +173,9 @@ impl FieldError {
         field: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
     ) -> Self {
-        Self { field: field.into(), source: source.into() }
+        Self {
+            field: field.into(),
+            source: source.into(),
+        }
     }
 }

@@ -51,12 +51,19 @@ pub struct Bounds {
 impl Bounds {
     /// The cube `[-r, r]^3`.
     pub fn cube(r: f32) -> Self {
-        Self { min: [-r; 3], max: [r; 3] }
+        Self {
+            min: [-r; 3],
+            max: [r; 3],
+        }
     }
 
     /// Edge lengths.
     pub fn size(&self) -> [f32; 3] {
-        [self.max[0] - self.min[0], self.max[1] - self.min[1], self.max[2] - self.min[2]]
+        [
+            self.max[0] - self.min[0],
+            self.max[1] - self.min[1],
+            self.max[2] - self.min[2],
+        ]
     }
 
     /// Length of the diagonal.
@@ -87,7 +94,10 @@ pub struct Grid {
 impl Grid {
     /// A grid with `resolution` points on every axis.
     pub fn cubic(bounds: Bounds, resolution: usize) -> Self {
-        Self { bounds, dims: [resolution; 3] }
+        Self {
+            bounds,
+            dims: [resolution; 3],
+        }
     }
 
     /// Spacing between neighbouring points per axis.
@@ -109,7 +119,9 @@ impl Grid {
 
     /// Number of grid points, or `None` on overflow.
     pub fn point_count(&self) -> Option<usize> {
-        self.dims[0].checked_mul(self.dims[1])?.checked_mul(self.dims[2])
+        self.dims[0]
+            .checked_mul(self.dims[1])?
+            .checked_mul(self.dims[2])
     }
 }
 
@@ -196,7 +208,11 @@ impl<F: Field> TransformedField<F> {
     /// Wraps `inner`; `to_outer` must be invertible.
     pub fn new(inner: F, to_outer: Transform) -> Option<Self> {
         let to_inner = to_outer.inverse()?;
-        Some(Self { inner, to_outer, to_inner })
+        Some(Self {
+            inner,
+            to_outer,
+            to_inner,
+        })
     }
 
     /// The wrapped field.
@@ -205,7 +221,10 @@ impl<F: Field> TransformedField<F> {
     }
 
     fn map_points(&self, points: &[[f32; 3]]) -> Vec<[f32; 3]> {
-        points.iter().map(|p| self.to_inner.apply_point(*p)).collect()
+        points
+            .iter()
+            .map(|p| self.to_inner.apply_point(*p))
+            .collect()
     }
 }
 
@@ -249,7 +268,11 @@ pub mod analytic {
     impl SphereSdf {
         /// A sphere of `radius` at the origin inside `[-1, 1]^3`.
         pub fn new(radius: f32) -> Self {
-            Self { center: [0.0; 3], radius, bounds: Bounds::cube(1.0) }
+            Self {
+                center: [0.0; 3],
+                radius,
+                bounds: Bounds::cube(1.0),
+            }
         }
     }
 
@@ -266,11 +289,18 @@ pub mod analytic {
             self.bounds
         }
         fn surface(&self) -> Surface {
-            Surface { level: 0.0, inside: Inside::Below }
+            Surface {
+                level: 0.0,
+                inside: Inside::Below,
+            }
         }
         fn eval_scalar(&self, points: &[[f32; 3]], out: &mut [f32]) -> Result<(), FieldError> {
             for (p, o) in points.iter().zip(out.iter_mut()) {
-                let d = [p[0] - self.center[0], p[1] - self.center[1], p[2] - self.center[2]];
+                let d = [
+                    p[0] - self.center[0],
+                    p[1] - self.center[1],
+                    p[2] - self.center[2],
+                ];
                 *o = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt() - self.radius;
             }
             Ok(())
@@ -297,7 +327,11 @@ pub mod analytic {
     impl TorusSdf {
         /// A torus at the origin inside `[-1, 1]^3`.
         pub fn new(major: f32, minor: f32) -> Self {
-            Self { major, minor, bounds: Bounds::cube(1.0) }
+            Self {
+                major,
+                minor,
+                bounds: Bounds::cube(1.0),
+            }
         }
     }
 
@@ -309,7 +343,10 @@ pub mod analytic {
             self.bounds
         }
         fn surface(&self) -> Surface {
-            Surface { level: 0.0, inside: Inside::Below }
+            Surface {
+                level: 0.0,
+                inside: Inside::Below,
+            }
         }
         fn eval_scalar(&self, points: &[[f32; 3]], out: &mut [f32]) -> Result<(), FieldError> {
             for (p, o) in points.iter().zip(out.iter_mut()) {
@@ -343,15 +380,24 @@ mod tests {
 
     #[test]
     fn surface_sign() {
-        let density = Surface { level: 25.0, inside: Inside::Above };
+        let density = Surface {
+            level: 25.0,
+            inside: Inside::Above,
+        };
         assert!(density.inside_amount(30.0) > 0.0);
-        let sdf = Surface { level: 0.0, inside: Inside::Below };
+        let sdf = Surface {
+            level: 0.0,
+            inside: Inside::Below,
+        };
         assert!(sdf.inside_amount(-0.1) > 0.0);
     }
 
     #[test]
     fn transformed_field_queries_inner_frame() {
-        let sphere = SphereSdf { center: [0.5, 0.0, 0.0], ..SphereSdf::new(0.25) };
+        let sphere = SphereSdf {
+            center: [0.5, 0.0, 0.0],
+            ..SphereSdf::new(0.25)
+        };
         // Outer frame = inner frame scaled by 2.
         let f = TransformedField::new(sphere, Transform::uniform_scale(2.0)).unwrap();
         let mut out = [0.0];

@@ -83,6 +83,9 @@ mod tests {
     fn unwritable_folder_is_an_error_naming_the_path() {
         let p = Path::new("/nonexistent-folder-img23d/x.glb");
         let err = write_bytes_atomic(p, b"x").unwrap_err();
-        assert!(err.to_string().contains("/nonexistent-folder-img23d/x.glb"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent-folder-img23d/x.glb"),
+            "{err}"
+        );
     }
 }

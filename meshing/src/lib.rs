@@ -36,6 +36,7 @@ pub mod io;
 pub mod limits;
 pub mod material;
 pub mod mesh;
+pub mod npy;
 pub mod topology;
 
 pub use error::{Error, FieldError, MeshError, Result};

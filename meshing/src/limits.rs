@@ -34,7 +34,11 @@ impl Limits {
     /// Checks a grid resolution (vertices per axis).
     pub fn check_grid_resolution(&self, resolution: usize) -> Result<()> {
         if resolution < 2 {
-            return Err(Error::invalid_parameter("resolution", "at least 2", resolution));
+            return Err(Error::invalid_parameter(
+                "resolution",
+                "at least 2",
+                resolution,
+            ));
         }
         if resolution > self.max_grid_resolution {
             return Err(Error::Limit {
@@ -105,15 +109,24 @@ mod tests {
     fn grid_limits() {
         let l = Limits::default();
         assert!(l.check_grid_resolution(256).is_ok());
-        assert!(matches!(l.check_grid_resolution(1), Err(Error::InvalidParameter { .. })));
-        assert!(matches!(l.check_grid_resolution(4096), Err(Error::Limit { .. })));
+        assert!(matches!(
+            l.check_grid_resolution(1),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            l.check_grid_resolution(4096),
+            Err(Error::Limit { .. })
+        ));
     }
 
     #[test]
     fn image_limits() {
         let l = Limits::default();
         assert!(l.check_image(1920, 1080).is_ok());
-        assert!(matches!(l.check_image(40000, 40000), Err(Error::Limit { .. })));
+        assert!(matches!(
+            l.check_image(40000, 40000),
+            Err(Error::Limit { .. })
+        ));
         assert!(l.check_image(0, 10).is_err());
     }
 

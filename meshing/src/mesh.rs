@@ -39,7 +39,11 @@ pub const NORMAL_LENGTH_TOLERANCE: f32 = 1e-3;
 impl Mesh {
     /// A mesh with positions and triangles only.
     pub fn from_triangles(positions: Vec<[f32; 3]>, triangles: Vec<[u32; 3]>) -> Self {
-        Self { positions, triangles, ..Self::default() }
+        Self {
+            positions,
+            triangles,
+            ..Self::default()
+        }
     }
 
     /// Number of vertices.
@@ -55,19 +59,34 @@ impl Mesh {
     /// Checks every invariant of the type: non-empty, attribute lengths, indices in range,
     /// finite values, unit normals, colors in `[0, 1]`.
     pub fn validate(&self) -> Result<(), MeshError> {
-        let Self { positions, normals, colors, uvs, triangles } = self;
+        let Self {
+            positions,
+            normals,
+            colors,
+            uvs,
+            triangles,
+        } = self;
         let n = positions.len();
         if n == 0 || triangles.is_empty() {
-            return Err(MeshError::Empty { vertices: n, triangles: triangles.len() });
+            return Err(MeshError::Empty {
+                vertices: n,
+                triangles: triangles.len(),
+            });
         }
         if u32::try_from(n).is_err() {
             return Err(MeshError::TooManyVertices { vertices: n });
         }
-        for (attribute, got) in
-            [("normals", normals.len()), ("colors", colors.len()), ("uvs", uvs.len())]
-        {
+        for (attribute, got) in [
+            ("normals", normals.len()),
+            ("colors", colors.len()),
+            ("uvs", uvs.len()),
+        ] {
             if got != 0 && got != n {
-                return Err(MeshError::AttributeLength { attribute, expected: n, got });
+                return Err(MeshError::AttributeLength {
+                    attribute,
+                    expected: n,
+                    got,
+                });
             }
         }
         for (vertex, p) in positions.iter().enumerate() {
@@ -99,14 +118,22 @@ impl Mesh {
         }
         for (vertex, uv) in uvs.iter().enumerate() {
             if !uv.iter().all(|c| c.is_finite()) {
-                return Err(MeshError::NotFinite { attribute: "uv", vertex, value: uv.to_vec() });
+                return Err(MeshError::NotFinite {
+                    attribute: "uv",
+                    vertex,
+                    value: uv.to_vec(),
+                });
             }
         }
         let vertices = n;
         for (triangle, t) in triangles.iter().enumerate() {
             for &index in t {
                 if index as usize >= vertices {
-                    return Err(MeshError::IndexOutOfBounds { triangle, index, vertices });
+                    return Err(MeshError::IndexOutOfBounds {
+                        triangle,
+                        index,
+                        vertices,
+                    });
                 }
             }
         }
@@ -180,7 +207,11 @@ impl Mesh {
         }
         for a in &mut acc {
             let l = length(*a);
-            *a = if l > 1e-20 { scale(*a, 1.0 / l) } else { [0.0, 1.0, 0.0] };
+            *a = if l > 1e-20 {
+                scale(*a, 1.0 / l)
+            } else {
+                [0.0, 1.0, 0.0]
+            };
         }
         self.normals = acc;
     }
@@ -199,7 +230,11 @@ pub(crate) fn sub(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
 }
 #[inline]
 pub(crate) fn cross(a: [f32; 3], b: [f32; 3]) -> [f32; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
 }
 #[inline]
 pub(crate) fn dot(a: [f32; 3], b: [f32; 3]) -> f32 {
@@ -221,7 +256,12 @@ mod tests {
     /// Unit tetrahedron, counter-clockwise from outside.
     fn tetra() -> Mesh {
         Mesh::from_triangles(
-            vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            vec![
+                [0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, 1.0],
+            ],
             vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
         )
     }
@@ -237,15 +277,24 @@ mod tests {
     fn validate_rejects_each_broken_invariant() {
         let mut m = tetra();
         m.triangles[0][1] = 9;
-        assert!(matches!(m.validate(), Err(MeshError::IndexOutOfBounds { index: 9, .. })));
+        assert!(matches!(
+            m.validate(),
+            Err(MeshError::IndexOutOfBounds { index: 9, .. })
+        ));
 
         let mut m = tetra();
         m.colors = vec![[0.5; 3]; 3];
-        assert!(matches!(m.validate(), Err(MeshError::AttributeLength { .. })));
+        assert!(matches!(
+            m.validate(),
+            Err(MeshError::AttributeLength { .. })
+        ));
 
         let mut m = tetra();
         m.positions[2][1] = f32::NAN;
-        assert!(matches!(m.validate(), Err(MeshError::NotFinite { vertex: 2, .. })));
+        assert!(matches!(
+            m.validate(),
+            Err(MeshError::NotFinite { vertex: 2, .. })
+        ));
 
         let mut m = tetra();
         m.normals = vec![[0.0, 2.0, 0.0]; 4];
@@ -253,9 +302,15 @@ mod tests {
 
         let mut m = tetra();
         m.colors = vec![[0.5, 1.5, 0.0]; 4];
-        assert!(matches!(m.validate(), Err(MeshError::ColorOutOfRange { .. })));
+        assert!(matches!(
+            m.validate(),
+            Err(MeshError::ColorOutOfRange { .. })
+        ));
 
-        assert!(matches!(Mesh::default().validate(), Err(MeshError::Empty { .. })));
+        assert!(matches!(
+            Mesh::default().validate(),
+            Err(MeshError::Empty { .. })
+        ));
     }
 
     #[test]

@@ -62,7 +62,10 @@ impl TopologyReport {
 pub fn analyze(mesh: &Mesh) -> TopologyReport {
     let n = mesh.positions.len();
     let tris = &mesh.triangles;
-    let mut report = TopologyReport { triangles: tris.len(), ..Default::default() };
+    let mut report = TopologyReport {
+        triangles: tris.len(),
+        ..Default::default()
+    };
 
     // Used vertices.
     let mut used = vec![false; n];
@@ -136,8 +139,10 @@ pub fn analyze(mesh: &Mesh) -> TopologyReport {
             }
         }
     }
-    let mut roots: Vec<u32> =
-        (0..n as u32).filter(|&v| used[v as usize]).map(|v| find(&mut parent, v)).collect();
+    let mut roots: Vec<u32> = (0..n as u32)
+        .filter(|&v| used[v as usize])
+        .map(|v| find(&mut parent, v))
+        .collect();
     roots.sort_unstable();
     roots.dedup();
     report.components = roots.len();
@@ -228,7 +233,12 @@ mod tests {
 
     fn tetra() -> Mesh {
         Mesh::from_triangles(
-            vec![[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+            vec![
+                [0.0, 0.0, 0.0],
+                [1.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0],
+                [0.0, 0.0, 1.0],
+            ],
             vec![[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]],
         )
     }
@@ -261,8 +271,10 @@ mod tests {
         //
         //   tetra A: 0,1,2,3      tetra B: 0,4,5,6 (mirrored through the origin)
         let mut m = tetra();
-        m.positions.extend([[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]);
-        m.triangles.extend([[0, 4, 5], [0, 6, 4], [0, 5, 6], [4, 6, 5]]);
+        m.positions
+            .extend([[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]);
+        m.triangles
+            .extend([[0, 4, 5], [0, 6, 4], [0, 5, 6], [4, 6, 5]]);
         let r = analyze(&m);
         assert_eq!(r.nonmanifold_vertices, 1);
         assert_eq!(r.components, 1);

@@ -6,7 +6,12 @@ use clap::{Parser, Subcommand};
 
 /// img23d: turn a picture into a textured 3D asset (GLB, PLY, OBJ).
 #[derive(Debug, Parser)]
-#[command(name = "img23d", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "img23d",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// A subcommand; without one, img23d reconstructs the given pictures.
     #[command(subcommand)]

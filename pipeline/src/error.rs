@@ -37,7 +37,10 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::Io`].
     pub fn io(source: std::io::Error, path: impl Into<PathBuf>) -> Self {
-        Self::Io { source, path: path.into() }
+        Self::Io {
+            source,
+            path: path.into(),
+        }
     }
 
     /// The process exit code for this error: 2 for bad arguments, 1 otherwise.
