@@ -31,6 +31,7 @@
 
 pub mod convert_coordinates;
 pub mod error;
+pub mod extract;
 pub mod field;
 pub mod io;
 pub mod limits;
