@@ -29,6 +29,7 @@
 //! assert_eq!(report.euler_characteristic(), 2);
 //! ```
 
+pub mod cleanup;
 pub mod convert_coordinates;
 pub mod error;
 pub mod extract;
@@ -38,6 +39,7 @@ pub mod limits;
 pub mod material;
 pub mod mesh;
 pub mod npy;
+pub mod simplify;
 pub mod topology;
 
 pub use error::{Error, FieldError, MeshError, Result};
