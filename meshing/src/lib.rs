@@ -30,7 +30,9 @@
 //! ```
 
 pub mod convert_coordinates;
+pub mod depth;
 pub mod error;
+pub mod export;
 pub mod field;
 pub mod io;
 pub mod limits;
