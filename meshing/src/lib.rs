@@ -30,6 +30,7 @@
 //! ```
 
 pub mod convert_coordinates;
+pub mod depth;
 pub mod error;
 pub mod export;
 pub mod field;

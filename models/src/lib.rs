@@ -31,6 +31,7 @@
 //! ```
 
 pub mod contracts;
+pub mod depth_pro;
 pub mod error;
 pub mod runtime;
 pub mod session;
