@@ -31,8 +31,10 @@
 
 pub mod cleanup;
 pub mod convert_coordinates;
+pub mod depth;
 pub mod error;
 pub mod extract;
+pub mod export;
 pub mod field;
 pub mod io;
 pub mod limits;
