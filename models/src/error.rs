@@ -223,13 +223,9 @@ pub enum Error {
     },
 
     /// The disk has no room for the file.
-    #[error("no space left for the download: need {needed} more bytes, {available} available: {}", path.display())]
+    #[error("no space left on the device for the download (free some space and fetch again to resume): {}", path.display())]
     NoSpace {
-        /// Bytes still needed.
-        needed: u64,
-        /// Bytes available.
-        available: u64,
-        /// The folder.
+        /// The folder being written.
         path: PathBuf,
     },
 
