@@ -20,6 +20,8 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::image::LoadedImage;
 use crate::raster::{self, Raster, Window};
 use crate::{Error, Result};
@@ -106,10 +108,12 @@ impl Foreground {
     }
 }
 
-/// Finds the object in `image` (see the module docs).
-pub fn find_foreground(image: &LoadedImage, options: &ForegroundOptions) -> Result<Foreground> {
+/// Finds the object in `image` (see the module docs). Consumes the picture: its pixels
+/// are premultiplied in place rather than copied (a 100-megapixel picture is 1.6 GB).
+pub fn find_foreground(image: LoadedImage, options: &ForegroundOptions) -> Result<Foreground> {
     let _span = tracing::debug_span!("find_foreground").entered();
-    let path = image.info.path.as_path();
+    let path_buf = image.info.path.clone();
+    let path = path_buf.as_path();
     let (sw, sh) = (image.rgba.width() as usize, image.rgba.height() as usize);
     let method = if !options.remove_background {
         ForegroundMethod::WholePicture
@@ -119,34 +123,37 @@ pub fn find_foreground(image: &LoadedImage, options: &ForegroundOptions) -> Resu
         ForegroundMethod::Keyed
     };
     // Premultiplied source (coverage = alpha, or 1 for the whole picture composited on
-    // gray), shrunk to analysis size.
-    let source = Raster {
-        width: sw,
-        height: sh,
-        data: image
-            .rgba
-            .pixels()
-            .map(|p| {
-                let [r, g, b, a] = p.0;
-                match method {
-                    ForegroundMethod::WholePicture => {
-                        let gray = 0.5 * (1.0 - a);
-                        [r * a + gray, g * a + gray, b * a + gray, 1.0]
-                    }
-                    ForegroundMethod::Alpha => [r * a, g * a, b * a, a],
-                    ForegroundMethod::Keyed => [r, g, b, 1.0],
+    // gray), in place in the decoded buffer, then shrunk to analysis size.
+    let mut buffer = image.rgba.into_raw();
+    buffer.par_chunks_exact_mut(4).for_each(|p| {
+        let a = p[3];
+        match method {
+            ForegroundMethod::WholePicture => {
+                let gray = 0.5 * (1.0 - a);
+                for c in &mut p[..3] {
+                    *c = *c * a + gray;
                 }
-            })
-            .collect(),
-    };
+                p[3] = 1.0;
+            }
+            ForegroundMethod::Alpha => {
+                for c in &mut p[..3] {
+                    *c *= a;
+                }
+            }
+            ForegroundMethod::Keyed => p[3] = 1.0,
+        }
+    });
+    let (pixels, _) = buffer.as_chunks::<4>();
     let scale = (sw.max(sh) as f64 / ANALYSIS_SIZE as f64).max(1.0);
     let mut work = if scale > 1.0 {
         let (aw, ah) = (
             ((sw as f64 / scale).round() as usize).max(1),
             ((sh as f64 / scale).round() as usize).max(1),
         );
-        raster::resample(
-            &source,
+        raster::resample_slice(
+            pixels,
+            sw,
+            sh,
             Window {
                 x: 0.0,
                 y: 0.0,
@@ -158,8 +165,13 @@ pub fn find_foreground(image: &LoadedImage, options: &ForegroundOptions) -> Resu
             raster::Outside::Ignore,
         )
     } else {
-        source
+        Raster {
+            width: sw,
+            height: sh,
+            data: pixels.to_vec(),
+        }
     };
+    drop(buffer);
     let mut keying = None;
     match method {
         ForegroundMethod::WholePicture => {}
@@ -602,7 +614,7 @@ mod tests {
     #[test]
     fn keys_an_object_on_a_shaded_background() {
         let fg = find_foreground(
-            &loaded(disc_on_gradient(), false),
+            loaded(disc_on_gradient(), false),
             &ForegroundOptions::default(),
         )
         .unwrap();
@@ -637,7 +649,7 @@ mod tests {
                 Rgba([1.0, 1.0, 1.0, 1.0])
             }
         });
-        let fg = find_foreground(&loaded(img, false), &ForegroundOptions::default()).unwrap();
+        let fg = find_foreground(loaded(img, false), &ForegroundOptions::default()).unwrap();
         let m = |x: usize, y: usize| fg.premultiplied.data[y * 100 + x][3];
         assert_eq!(m(50, 50), 1.0, "hole filled");
         assert_eq!(m(88, 88), 0.0, "small piece dropped");
@@ -647,7 +659,7 @@ mod tests {
     #[test]
     fn flat_color_has_no_foreground() {
         let img = Rgba32FImage::from_pixel(64, 48, Rgba([0.3, 0.6, 0.2, 1.0]));
-        let err = find_foreground(&loaded(img, false), &ForegroundOptions::default()).unwrap_err();
+        let err = find_foreground(loaded(img, false), &ForegroundOptions::default()).unwrap_err();
         assert!(matches!(err, Error::NoForeground { .. }), "{err}");
         assert!(err.to_string().contains("plain color"), "{err}");
     }
@@ -659,12 +671,12 @@ mod tests {
             let speck = x == 45 && y == 2;
             Rgba([0.2, 0.4, 0.6, if inside || speck { 1.0 } else { 0.0 }])
         });
-        let fg = find_foreground(&loaded(img, true), &ForegroundOptions::default()).unwrap();
+        let fg = find_foreground(loaded(img, true), &ForegroundOptions::default()).unwrap();
         assert_eq!(fg.method, ForegroundMethod::Alpha);
         assert_eq!(fg.bbox, [10, 5, 30, 35], "speck dropped");
         let transparent = Rgba32FImage::from_pixel(8, 8, Rgba([1.0, 1.0, 1.0, 0.0]));
         assert!(matches!(
-            find_foreground(&loaded(transparent, true), &ForegroundOptions::default()),
+            find_foreground(loaded(transparent, true), &ForegroundOptions::default()),
             Err(Error::NoForeground { .. })
         ));
     }
@@ -672,7 +684,7 @@ mod tests {
     #[test]
     fn whole_picture_without_background_removal() {
         let fg = find_foreground(
-            &loaded(
+            loaded(
                 Rgba32FImage::from_pixel(30, 20, Rgba([1.0, 0.0, 0.0, 0.0])),
                 true,
             ),
@@ -693,7 +705,7 @@ mod tests {
             let inside = (1000..2000).contains(&x) && (300..1200).contains(&y);
             Rgba([0.5, 0.5, 0.5, if inside { 1.0 } else { 0.0 }])
         });
-        let fg = find_foreground(&loaded(img, true), &ForegroundOptions::default()).unwrap();
+        let fg = find_foreground(loaded(img, true), &ForegroundOptions::default()).unwrap();
         assert_eq!(fg.premultiplied.width, 1024);
         let b = fg.bbox_source();
         assert!(
@@ -708,7 +720,7 @@ mod tests {
             let inside = (20..60).contains(&x) && (10..90).contains(&y);
             Rgba([0.0, 1.0, 0.0, if inside { 1.0 } else { 0.0 }])
         });
-        let fg = find_foreground(&loaded(img, true), &ForegroundOptions::default()).unwrap();
+        let fg = find_foreground(loaded(img, true), &ForegroundOptions::default()).unwrap();
         let cut = cut_out(&fg, 0.8, 100);
         // Object 40x80: the square side is 80/0.8 = 100 source px, 1:1 here.
         assert!((cut.window_source.width - 100.0).abs() < 1e-4);

@@ -428,8 +428,24 @@ pub fn resample<const C: usize>(
     out_h: usize,
     outside: Outside,
 ) -> Raster<[f32; C]> {
-    let wx = filter_weights(src.width, window.x, window.width, out_w, outside);
-    let wy = filter_weights(src.height, window.y, window.height, out_h, outside);
+    resample_slice(
+        &src.data, src.width, src.height, window, out_w, out_h, outside,
+    )
+}
+
+/// [`resample`] from pixels in a slice (`width * height`, row-major) rather than a
+/// [`Raster`], so a decoded buffer can be read without copying it.
+pub fn resample_slice<const C: usize>(
+    src: &[[f32; C]],
+    width: usize,
+    height: usize,
+    window: Window,
+    out_w: usize,
+    out_h: usize,
+    outside: Outside,
+) -> Raster<[f32; C]> {
+    let wx = filter_weights(width, window.x, window.width, out_w, outside);
+    let wy = filter_weights(height, window.y, window.height, out_h, outside);
     // Only source rows some output row reads.
     let (row_lo, row_hi) = wy
         .iter()
@@ -446,7 +462,7 @@ pub fn resample<const C: usize>(
     mid.par_chunks_mut(out_w)
         .enumerate()
         .for_each(|(r, row_out)| {
-            let row = &src.data[(row_lo + r) * src.width..(row_lo + r + 1) * src.width];
+            let row = &src[(row_lo + r) * width..(row_lo + r + 1) * width];
             for (o, taps) in row_out.iter_mut().zip(&wx) {
                 let mut acc = [0.0f32; C];
                 for (k, &wt) in taps.weights.iter().enumerate() {

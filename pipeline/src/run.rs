@@ -231,11 +231,12 @@ fn run_image_inner(
     )?;
 
     // Foreground, then crop and pad into the reconstruction's square.
+    let info = image.info.clone();
     let (foreground, cutout) = stages.run(
         "foreground",
         || {
             let fg = find_foreground(
-                &image,
+                image,
                 &ForegroundOptions {
                     remove_background: config.remove_background,
                 },
@@ -263,8 +264,6 @@ fn run_image_inner(
             )
         },
     )?;
-    drop(image.rgba);
-    let info = image.info;
 
     // Reconstruction: the weight-free inflation (the only one this build can run).
     let field = stages.run(
