@@ -29,6 +29,7 @@
 //! assert_eq!(report.euler_characteristic(), 2);
 //! ```
 
+pub mod atlas;
 pub mod convert_coordinates;
 pub mod error;
 pub mod export;
@@ -38,6 +39,7 @@ pub mod limits;
 pub mod material;
 pub mod mesh;
 pub mod npy;
+pub(crate) mod raster;
 pub mod topology;
 
 pub use error::{Error, FieldError, MeshError, Result};
