@@ -30,6 +30,7 @@
 //! ```
 
 pub mod atlas;
+pub mod bake;
 pub mod convert_coordinates;
 pub mod error;
 pub mod export;

@@ -534,6 +534,36 @@ mod timing {
     use super::debug_layout_png;
     #[test]
     #[ignore = "manual timing"]
+    fn time_bake() {
+        let lv: u32 = std::env::var("LV")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(6);
+        let mesh = super::tests::icosphere(lv, 0.15);
+        let a = super::build_atlas(&mesh, &super::AtlasOptions::default()).unwrap();
+        let field = crate::field::analytic::SphereSdf::new(1.0);
+        for size in [1024u32, 2048] {
+            let t = std::time::Instant::now();
+            let img = crate::bake::bake_texture(
+                &a.mesh,
+                &field,
+                &crate::bake::BakeOptions {
+                    size,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            eprintln!(
+                "bake tris {} size {size}: {:?}",
+                mesh.triangles.len(),
+                t.elapsed()
+            );
+            img.save(format!("/tmp/bake_{size}.png")).unwrap();
+        }
+    }
+
+    #[test]
+    #[ignore = "manual timing"]
     fn time_atlas() {
         let lv: u32 = std::env::var("LV")
             .ok()
