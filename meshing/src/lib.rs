@@ -41,6 +41,7 @@ pub mod material;
 pub mod mesh;
 pub mod npy;
 pub(crate) mod raster;
+pub mod render;
 pub mod topology;
 
 pub use error::{Error, FieldError, MeshError, Result};

@@ -19,6 +19,8 @@
 mod charts;
 mod pack;
 
+pub(crate) use charts::area2 as area2_f64;
+
 use serde::Serialize;
 
 use crate::raster::RasterTriangle;
@@ -559,6 +561,18 @@ mod timing {
                 t.elapsed()
             );
             img.save(format!("/tmp/bake_{size}.png")).unwrap();
+            let asset = crate::Asset {
+                name: "s".into(),
+                mesh: a.mesh.clone(),
+                material: crate::Material {
+                    base_color_texture: Some(img),
+                    ..Default::default()
+                },
+            };
+            let t = std::time::Instant::now();
+            let sheet = crate::render::render_preview(&asset, None, &Default::default()).unwrap();
+            eprintln!("preview: {:?}", t.elapsed());
+            sheet.save(format!("/tmp/preview_{size}.png")).unwrap();
         }
     }
 
