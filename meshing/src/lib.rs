@@ -31,8 +31,11 @@
 
 pub mod atlas;
 pub mod bake;
+pub mod cleanup;
 pub mod convert_coordinates;
+pub mod depth;
 pub mod error;
+pub mod extract;
 pub mod export;
 pub mod field;
 pub mod io;
@@ -42,6 +45,7 @@ pub mod mesh;
 pub mod npy;
 pub(crate) mod raster;
 pub mod render;
+pub mod simplify;
 pub mod topology;
 
 pub use error::{Error, FieldError, MeshError, Result};

@@ -14,10 +14,12 @@
 pub mod glb;
 pub mod obj;
 pub mod ply;
+pub mod point_cloud;
 
 pub use glb::{GlbOptions, glb_bytes, write_glb};
 pub use obj::{ObjFiles, obj_file_names, write_obj};
 pub use ply::{ply_bytes, write_ply};
+pub use point_cloud::{point_cloud_ply_bytes, write_point_cloud_ply};
 
 use std::borrow::Cow;
 
