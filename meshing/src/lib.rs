@@ -29,9 +29,11 @@
 //! assert_eq!(report.euler_characteristic(), 2);
 //! ```
 
+pub mod cleanup;
 pub mod convert_coordinates;
 pub mod depth;
 pub mod error;
+pub mod extract;
 pub mod export;
 pub mod field;
 pub mod io;
@@ -39,6 +41,7 @@ pub mod limits;
 pub mod material;
 pub mod mesh;
 pub mod npy;
+pub mod simplify;
 pub mod topology;
 
 pub use error::{Error, FieldError, MeshError, Result};
