@@ -168,11 +168,7 @@ fn both_layouts_all_paths_through_onnx_runtime() {
     for file in ["decoder_mlp.onnx", "decoder_graph.onnx"] {
         for fold in [true, false] {
             for backend in [MlpBackend::Rust, MlpBackend::Ort] {
-                let opts = DecoderOptions {
-                    fold,
-                    backend,
-                    accelerated: false,
-                };
+                let opts = DecoderOptions { fold, backend };
                 let dec = Decoder::load(&data(file), &opts, &test_factory).unwrap();
                 let field = dec.field(triplane()).unwrap();
                 check(
