@@ -11,6 +11,8 @@
 //! | [`foreground`] | finding the object (alpha or weight-free keying), crop and pad |
 //! | [`raster`] | distance transforms, morphology, components, resampling |
 //! | [`inflate`] | the weight-free reconstruction: the silhouette inflated into a field |
+//! | [`run`] | the main job: stage orchestration, timings, outputs |
+//! | [`report`] | `DIR/<stem>.report.json` |
 //! | [`error`] | the pipeline's error type and exit codes |
 //! | [`mesh_cmd`] | `img23d mesh`: isosurface a `.npy` volume |
 //! | [`models_cmd`] | `img23d models`: list, fetch, verify neural models |
@@ -26,5 +28,7 @@ pub mod inflate;
 pub mod mesh_cmd;
 pub mod models_cmd;
 pub mod raster;
+pub mod report;
+pub mod run;
 
 pub use error::{Error, Result};
