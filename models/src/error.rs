@@ -223,15 +223,16 @@ pub enum Error {
     },
 
     /// The disk has no room for the file.
-    #[error("no space left for the download: need {needed} more bytes, {available} available: {}", path.display())]
+    #[error("no space left on the device for the download (free some space and fetch again to resume): {}", path.display())]
     NoSpace {
-        /// Bytes still needed.
-        needed: u64,
-        /// Bytes available.
-        available: u64,
-        /// The folder.
+        /// The folder being written.
         path: PathBuf,
     },
+
+    // ---- model outputs ----
+    /// Depth Pro's outputs (or a focal length) could not be turned into metric depth.
+    #[error("Depth Pro: {0}")]
+    DepthPro(#[from] crate::depth_pro::PostprocessError),
 
     // ---- file system ----
     /// Reading or writing a file failed.
@@ -300,6 +301,7 @@ impl Error {
             | Self::Truncated { .. }
             | Self::NoSpace { .. } => ErrorKind::Download,
             Self::Io { .. } => ErrorKind::Io,
+            Self::DepthPro(_) => ErrorKind::Inference,
         }
     }
 }

@@ -8,6 +8,12 @@
 //! |---|---|
 //! | [`runtime`] | finds and loads the ONNX Runtime library once per process; [`Device`], [`RuntimeOptions`] |
 //! | [`session`] | [`Contract`]s and contract-checked sessions ([`load_session`]) that know their execution provider |
+//! | [`contracts`] | the contracts of the known models (TripoSR, Depth Pro, segmentation) |
+//! | [`registry`] | the known models: files, checksums, licences, export recipes |
+//! | [`store`] | the models folder, its lock file, fetch / verify / locate |
+//! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
+//! | [`resample`] | image resampling shared by the models' preprocessing |
+//! | [`triposr`] | TripoSR: preprocessing, triplane sampling, decoder MLP, the field |
 //! | [`error`] | the crate's [`Error`], grouped by fault ([`ErrorKind`]) |
 //!
 //! Model wrappers build on three calls:
@@ -32,13 +38,20 @@
 
 pub mod contracts;
 pub mod depth_pro;
+pub mod download;
 pub mod error;
+pub mod registry;
+pub mod resample;
 pub mod runtime;
 pub mod session;
+pub mod store;
+pub mod triposr;
 
 pub use error::{Error, ErrorKind, Result};
+pub use registry::{ModelEntry, ModelId, Registry};
 pub use runtime::{Device, OptLevel, Precision, Runtime, RuntimeOptions};
 pub use session::{
     Contract, DType, Dim, ExecutionProvider, LoadedSession, OutputTensor, TensorSpec, TensorView,
     load_session, load_session_any,
 };
+pub use store::ModelStore;

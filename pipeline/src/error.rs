@@ -13,6 +13,10 @@ pub enum Error {
     #[error(transparent)]
     Meshing(#[from] img23d_meshing::Error),
 
+    /// A neural-model stage failed (ONNX Runtime, model files, downloads).
+    #[error(transparent)]
+    Models(#[from] img23d_models::Error),
+
     /// Reading or writing a file failed.
     #[error("{source}: {path}")]
     Io {
