@@ -2,3 +2,6 @@
 
 // `img23d models`: list, fetch (local hub server), verify, path.
 mod models_cmd;
+
+// Real viewers: three.js GLTFLoader in headless Chromium.
+mod real_viewers;
