@@ -22,3 +22,6 @@ mod bad_input;
 
 /// The command line itself: help, version, argument validation.
 mod cli;
+
+// Real viewers: three.js GLTFLoader in headless Chromium.
+mod real_viewers;
