@@ -2,3 +2,7 @@
 
 // `img23d models`: list, fetch (local hub server), verify, path.
 mod models_cmd;
+
+// `img23d depth`: every output read back, both Depth Pro layouts, EXIF focal, odd sizes,
+// bad input.
+mod depth_cmd;

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match &cli.command {
         Some(Command::Models(args)) => img23d::models_cmd::run(args),
+        Some(Command::Depth(args)) => img23d::depth_cmd::run(args),
         _ => Ok(()),
     };
     match result {
