@@ -12,6 +12,8 @@
 //! | [`registry`] | the known models: files, checksums, licences, export recipes |
 //! | [`store`] | the models folder, its lock file, fetch / verify / locate |
 //! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
+//! | [`resample`] | image resampling shared by the models' preprocessing |
+//! | [`triposr`] | TripoSR: preprocessing, triplane sampling, decoder MLP, the field |
 //! | [`error`] | the crate's [`Error`], grouped by fault ([`ErrorKind`]) |
 //!
 //! Model wrappers build on three calls:
@@ -39,9 +41,11 @@ pub mod depth_pro;
 pub mod download;
 pub mod error;
 pub mod registry;
+pub mod resample;
 pub mod runtime;
 pub mod session;
 pub mod store;
+pub mod triposr;
 
 pub use error::{Error, ErrorKind, Result};
 pub use registry::{ModelEntry, ModelId, Registry};

@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Models(args)) => img23d::models_cmd::run(args),
         Some(Command::Depth(args)) => img23d::depth_cmd::run(args),
+        Some(Command::Mesh(args)) => img23d::mesh_cmd::run(args),
         _ => Ok(()),
     };
     match result {
