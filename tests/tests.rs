@@ -3,6 +3,10 @@
 // `img23d models`: list, fetch (local hub server), verify, path.
 mod models_cmd;
 
+// `img23d depth`: every output read back, both Depth Pro layouts, EXIF focal, odd sizes,
+// bad input.
+mod depth_cmd;
+
 // `img23d mesh`: analytic volumes round-trip through GLB/PLY/OBJ readers; bad .npy files.
 mod mesh_cmd;
 
