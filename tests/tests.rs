@@ -1,1 +1,4 @@
 //! End-to-end tests of the `img23d` command and library, one module per area.
+
+// `img23d models`: list, fetch (local hub server), verify, path.
+mod models_cmd;

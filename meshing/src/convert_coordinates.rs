@@ -8,6 +8,10 @@
 //!   That map alone leaves the object facing -Z; [`triposr_to_gltf`] adds the half turn
 //!   about +Y so the side the input picture shows faces +Z, as glTF asks.
 //! * The built-in inflation field is defined directly in glTF's frame.
+//! * Depth maps are back-projected in OpenCV's camera frame (x right, y down, z forward,
+//!   the convention of Open3D and MoGe); [`opencv_camera_to_gltf`] turns that into glTF's
+//!   (x right, y up, z toward the viewer), the `(1, -1, -1)` flip MoGe applies before its
+//!   glTF export (`moge/scripts/infer.py`).
 
 use crate::Mesh;
 use crate::field::Bounds;
@@ -188,6 +192,14 @@ pub const fn triposr_to_gltf() -> Transform {
     Transform::linear([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
 }
 
+/// OpenCV's camera frame (x right, y down, z forward, the camera at the origin) to glTF's
+/// (x right, y up, z toward the viewer): `(x, y, z) -> (x, -y, -z)`. A half turn about +X
+/// (determinant +1), so triangle winding is kept. The camera stays at the origin and now
+/// looks down -Z, as a glTF camera does.
+pub const fn opencv_camera_to_gltf() -> Transform {
+    Transform::linear([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
+}
+
 /// The similarity that scales a mesh with bounding box `(min, max)` to `height` meters
 /// along +Y, centres it on the Y axis (x and z) and puts its lowest point at `y = 0`, so
 /// the asset stands on the ground at the origin. Returns `None` for a flat box.
@@ -231,6 +243,17 @@ mod tests {
             (t.determinant() - 1.0).abs() < 1e-6,
             "a rotation, not a mirror"
         );
+    }
+
+    #[test]
+    fn opencv_camera_frame_becomes_y_up_facing_the_viewer() {
+        let t = opencv_camera_to_gltf();
+        // A point in front of the camera (OpenCV +Z) lies down glTF's -Z.
+        assert_eq!(t.apply_point([0.0, 0.0, 2.0]), [0.0, 0.0, -2.0]);
+        // Image "down" (OpenCV +Y) is glTF's -Y; "right" stays +X.
+        assert_eq!(t.apply_point([0.0, 1.0, 0.0]), [0.0, -1.0, 0.0]);
+        assert_eq!(t.apply_point([1.0, 0.0, 0.0]), [1.0, 0.0, 0.0]);
+        assert!((t.determinant() - 1.0).abs() < 1e-6, "a rotation");
     }
 
     #[test]

@@ -48,6 +48,16 @@ pub enum Error {
         level: f32,
     },
 
+    /// A value that must be a finite number is NaN (or infinite where that is refused):
+    /// a volume value, or a field value returned by a [`crate::Field`].
+    #[error("{what} at index {index} is not a number")]
+    NotFinite {
+        /// What holds the value (e.g. `volume value`, `field value`).
+        what: String,
+        /// Its index (linear, x fastest, for volumes).
+        index: usize,
+    },
+
     /// Reading or writing a file failed.
     #[error("{source}: {path}")]
     Io {

@@ -29,14 +29,19 @@
 //! assert_eq!(report.euler_characteristic(), 2);
 //! ```
 
+pub mod cleanup;
 pub mod convert_coordinates;
+pub mod depth;
 pub mod error;
+pub mod export;
+pub mod extract;
 pub mod field;
 pub mod io;
 pub mod limits;
 pub mod material;
 pub mod mesh;
 pub mod npy;
+pub mod simplify;
 pub mod topology;
 
 pub use error::{Error, FieldError, MeshError, Result};

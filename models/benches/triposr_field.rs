@@ -5,15 +5,14 @@
 //! ONNX Runtime (CPU execution provider, generated graph).
 //!
 //! `cargo bench -p img23d-models --bench triposr_field`
-//! (ONNX Runtime from `ORT_DYLIB_PATH` or the `onnxruntime` Python package; the ORT
-//! cases are skipped, with a note, when neither is there).
+//! (ONNX Runtime found as `img23d_models::runtime` finds it; the ORT cases are skipped,
+//! with a note, without it).
 
 #![allow(
     missing_docs,
     reason = "criterion's macros generate undocumented items"
 )]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -21,6 +20,7 @@ use img23d_meshing::Field;
 use img23d_models::triposr::decoder::{OrtMlp, mlp_to_onnx};
 use img23d_models::triposr::mlp::{Linear, Mlp};
 use img23d_models::triposr::{MlpExec, Triplane, TriplaneField};
+use img23d_models::{Device, RuntimeOptions};
 
 /// Deterministic uniform numbers in [-1, 1).
 fn noise(n: usize, seed: u64) -> Vec<f32> {
@@ -80,40 +80,17 @@ fn points(n: usize) -> Vec<[f32; 3]> {
         .collect()
 }
 
-fn ort_env() -> Option<ort::environment::Environment> {
-    let path = std::env::var_os("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let out = std::process::Command::new("python3")
-                .args([
-                    "-c",
-                    "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
-                ])
-                .output()
-                .ok()?;
-            let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("capi");
-            std::fs::read_dir(&dir)
-                .ok()?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("libonnxruntime.so."))
-                })
-        })?;
-    ort::init_from(&path).ok()?.build().ok()
-}
-
-fn ort_mlp(env: &ort::environment::Environment, layers: &[Linear], folded: bool) -> OrtMlp {
-    let bytes = mlp_to_onnx(layers, folded);
-    let build = || -> ort::Result<ort::session::Session> {
-        let mut b =
-            ort::session::Session::builder(env)?.with_intra_threads(rayon::current_num_threads())?;
-        b.commit_from_memory(&bytes)
-    };
-    let session = build().expect("session");
-    OrtMlp::new(session, "h", "raw", layers[0].inputs, 4)
+fn ort_mlp(layers: &[Linear], folded: bool) -> Option<OrtMlp> {
+    let opts = RuntimeOptions::default()
+        .with_device(Device::Cpu)
+        .with_intra_threads(rayon::current_num_threads());
+    match OrtMlp::from_bytes(&mlp_to_onnx(layers, folded), layers[0].inputs, &opts) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            eprintln!("ONNX Runtime cases skipped: {e}");
+            None
+        }
+    }
 }
 
 fn field_eval(c: &mut Criterion) {
@@ -133,20 +110,19 @@ fn field_eval(c: &mut Criterion) {
                 .expect("fold"),
         ),
     ];
-    match ort_env() {
-        Some(env) => {
-            let full = Arc::new(ort_mlp(&env, mlp.layers(), false));
-            let tail = Arc::new(ort_mlp(&env, &mlp.layers()[1..], true));
-            fields.push((
-                "plain_ort",
-                TriplaneField::plain(planes.clone(), MlpExec::Ort(full)),
-            ));
-            fields.push((
-                "folded_ort",
-                TriplaneField::folded(&planes, &mlp.layers()[0], MlpExec::Ort(tail)).expect("fold"),
-            ));
-        }
-        None => eprintln!("ONNX Runtime not found: ORT cases skipped"),
+    if let (Some(full), Some(tail)) = (
+        ort_mlp(mlp.layers(), false),
+        ort_mlp(&mlp.layers()[1..], true),
+    ) {
+        fields.push((
+            "plain_ort",
+            TriplaneField::plain(planes.clone(), MlpExec::Ort(Arc::new(full))),
+        ));
+        fields.push((
+            "folded_ort",
+            TriplaneField::folded(&planes, &mlp.layers()[0], MlpExec::Ort(Arc::new(tail)))
+                .expect("fold"),
+        ));
     }
     let mut group = c.benchmark_group("triposr_field_eval");
     group.throughput(Throughput::Elements(n as u64));

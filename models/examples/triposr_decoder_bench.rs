@@ -8,12 +8,12 @@
 //! ```
 //!
 //! Options: `--device cpu|cuda` (default cpu), `--points N` (default 262144),
-//! `--repeat N` (default 5). ONNX Runtime comes from `ORT_DYLIB_PATH` or the
-//! `onnxruntime` / `onnxruntime-gpu` Python package. Besides wall-clock points per
+//! `--repeat N` (default 5). ONNX Runtime is found as `img23d_models::runtime` finds it
+//! (`ORT_DYLIB_PATH`, the `onnxruntime-gpu` / `onnxruntime` Python packages, ...); a
+//! requested CUDA device that cannot start is an error. Besides wall-clock points per
 //! second it prints points per CPU-second of this process, which stays meaningful on a
 //! machine shared with other work.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,6 +22,7 @@ use img23d_meshing::Field;
 use img23d_models::triposr::decoder::{OrtMlp, mlp_to_onnx};
 use img23d_models::triposr::mlp::{Linear, Mlp};
 use img23d_models::triposr::{MlpExec, Triplane, TriplaneField};
+use img23d_models::{Device, RuntimeOptions};
 
 fn noise(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
@@ -67,53 +68,6 @@ fn cpu_seconds() -> Option<f64> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     Some(ticks / 100.0)
-}
-
-fn ort_library() -> Option<PathBuf> {
-    std::env::var_os("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let out = std::process::Command::new("python3")
-                .args([
-                    "-c",
-                    "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
-                ])
-                .output()
-                .ok()?;
-            let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("capi");
-            std::fs::read_dir(&dir)
-                .ok()?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("libonnxruntime.so."))
-                })
-        })
-}
-
-fn session(
-    env: &ort::environment::Environment,
-    bytes: &[u8],
-    cuda: bool,
-) -> Result<ort::session::Session> {
-    let mut b = ort::session::Session::builder(env)?;
-    if cuda {
-        #[cfg(feature = "cuda")]
-        {
-            b = b
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        #[cfg(not(feature = "cuda"))]
-        bail!("--device cuda needs the `cuda` feature");
-    } else {
-        b = b
-            .with_intra_threads(rayon::current_num_threads())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    Ok(b.commit_from_memory(bytes)?)
 }
 
 /// Single-thread CPU time of the pieces: sampling (plain / folded) and the MLP.
@@ -202,32 +156,29 @@ fn main() -> Result<()> {
             TriplaneField::folded(&planes, &mlp.layers()[0], MlpExec::Rust(mlp.clone()))?,
         ));
     }
-    let mut _env = None;
-    match ort_library() {
-        Some(lib) => {
-            let env = ort::init_from(&lib)?.build()?;
-            let full = session(&env, &mlp_to_onnx(mlp.layers(), false), cuda)?;
-            let tail = session(&env, &mlp_to_onnx(&mlp.layers()[1..], true), cuda)?;
-            let ep = if cuda { "CUDA" } else { "CPU" };
+    let opts = RuntimeOptions::default()
+        .with_device(if cuda { Device::Cuda(0) } else { Device::Cpu })
+        .with_intra_threads(if cuda {
+            0
+        } else {
+            rayon::current_num_threads()
+        });
+    let full = OrtMlp::from_bytes(&mlp_to_onnx(mlp.layers(), false), 120, &opts);
+    let tail = OrtMlp::from_bytes(&mlp_to_onnx(&mlp.layers()[1..], true), 64, &opts);
+    match (full, tail) {
+        (Ok(full), Ok(tail)) => {
+            let ep = full.execution_provider().to_string();
             fields.push((
                 format!("plain, ONNX Runtime MLP ({ep})"),
-                TriplaneField::plain(
-                    planes.clone(),
-                    MlpExec::Ort(Arc::new(OrtMlp::new(full, "h", "raw", 120, 4))),
-                ),
+                TriplaneField::plain(planes.clone(), MlpExec::Ort(Arc::new(full))),
             ));
             fields.push((
                 format!("folded, ONNX Runtime MLP ({ep})"),
-                TriplaneField::folded(
-                    &planes,
-                    &mlp.layers()[0],
-                    MlpExec::Ort(Arc::new(OrtMlp::new(tail, "h", "raw", 64, 4))),
-                )?,
+                TriplaneField::folded(&planes, &mlp.layers()[0], MlpExec::Ort(Arc::new(tail)))?,
             ));
-            _env = Some(env);
         }
-        None if cuda => bail!("ONNX Runtime not found: set ORT_DYLIB_PATH"),
-        None => eprintln!("ONNX Runtime not found: ONNX Runtime paths skipped"),
+        (Err(e), _) | (_, Err(e)) if cuda => return Err(e.into()),
+        (Err(e), _) | (_, Err(e)) => eprintln!("ONNX Runtime paths skipped: {e}"),
     }
 
     breakdown(&mlp, &planes, &pts);

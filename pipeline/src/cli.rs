@@ -1,21 +1,33 @@
 //! The `img23d` command line: the main job (`img23d IMAGE... -o DIR`) and its
 //! subcommands. Raw clap arguments live here; each command converts them into a
-//! validated configuration before doing any work.
+//! validated configuration before doing any work (the main job through
+//! [`crate::config::RunConfig::from_args`]).
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// img23d: turn a picture into a textured 3D asset (GLB, PLY, OBJ).
+///
+/// Without a subcommand, img23d reconstructs each IMAGE into a closed, colored mesh in
+/// glTF's frame (+Y up, facing +Z, meters) and writes DIR/<stem>.glb (and any other
+/// --format) plus DIR/<stem>.report.json.
 #[derive(Debug, Parser)]
 #[command(
     name = "img23d",
     version,
     about,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Cli {
     /// A subcommand; without one, img23d reconstructs the given pictures.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// The main job's arguments (used when no subcommand is given).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// The subcommands.
@@ -27,4 +39,125 @@ pub enum Command {
     Models(crate::models_cmd::ModelsArgs),
     /// Metric depth, point clouds and relief meshes from photos (Depth Pro).
     Depth(crate::depth_cmd::DepthArgs),
+}
+
+/// Arguments of the main job, `img23d IMAGE... -o DIR`, as typed. Converted into a
+/// validated [`crate::config::RunConfig`] before any work starts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Pictures to reconstruct: PNG, JPEG, WebP, BMP or TIFF; 8- or 16-bit; gray, RGB or
+    /// RGBA. EXIF orientation is applied. Each gives DIR/<stem>.<format>.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<PathBuf>,
+
+    /// Output folder (created if missing). Each picture writes DIR/<stem>.<format> and
+    /// DIR/<stem>.report.json.
+    #[arg(short, long, value_name = "DIR", required = true)]
+    pub output: Option<PathBuf>,
+
+    /// Output formats, comma separated: glb (binary glTF with vertex colors and normals),
+    /// ply (binary little endian with normals and colors), obj (with per-vertex colors).
+    #[arg(
+        short,
+        long,
+        value_name = "FORMATS",
+        value_delimiter = ',',
+        default_value = "glb"
+    )]
+    pub format: Vec<Format>,
+
+    /// Marching-cubes grid resolution: points per axis of the extraction grid. Higher
+    /// gives finer meshes and takes longer.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub resolution: usize,
+
+    /// Height of the asset in meters: the mesh is scaled so its bounding box is this tall
+    /// along +Y, stands on y = 0 and is centered on the Y axis.
+    #[arg(long, value_name = "METERS", default_value_t = 1.0)]
+    pub height: f32,
+
+    /// Fraction of the reconstruction square the object fills after cropping to the
+    /// foreground and padding (as TripoSR's resize_foreground), in (0, 1].
+    #[arg(long, value_name = "RATIO", default_value_t = 0.85)]
+    pub foreground_ratio: f32,
+
+    /// Do not look for the object: treat the whole picture as the object (no alpha, no
+    /// background keying).
+    #[arg(long)]
+    pub no_remove_bg: bool,
+
+    /// Worker threads for the heavy stages (0: one per CPU core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// An output file format of the main job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Binary glTF 2.0: vertex colors (COLOR_0), normals and a PBR material.
+    Glb,
+    /// Binary little-endian PLY with normals and 8-bit colors.
+    Ply,
+    /// Wavefront OBJ with per-vertex colors.
+    Obj,
+}
+
+impl Format {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Glb => "glb",
+            Self::Ply => "ply",
+            Self::Obj => "obj",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn main_job_parses_defaults() {
+        let cli = Cli::try_parse_from(["img23d", "a.png", "-o", "out"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.images, [PathBuf::from("a.png")]);
+        assert_eq!(cli.run.format, [Format::Glb]);
+        assert_eq!(cli.run.resolution, 256);
+        assert_eq!(cli.run.height, 1.0);
+        assert_eq!(cli.run.foreground_ratio, 0.85);
+        assert!(!cli.run.no_remove_bg);
+    }
+
+    #[test]
+    fn formats_are_comma_separated() {
+        let cli =
+            Cli::try_parse_from(["img23d", "a.png", "-o", "o", "--format", "glb,ply,obj"]).unwrap();
+        assert_eq!(cli.run.format, [Format::Glb, Format::Ply, Format::Obj]);
+        assert!(Cli::try_parse_from(["img23d", "a.png", "-o", "o", "--format", "fbx"]).is_err());
+    }
+
+    #[test]
+    fn images_and_output_are_required_without_subcommand() {
+        assert!(Cli::try_parse_from(["img23d"]).is_err());
+        assert!(Cli::try_parse_from(["img23d", "a.png"]).is_err());
+        assert!(Cli::try_parse_from(["img23d", "-o", "out"]).is_err());
+    }
+
+    #[test]
+    fn subcommands_need_no_images() {
+        let cli = Cli::try_parse_from(["img23d", "models"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Models(_))));
+    }
 }

@@ -13,6 +13,10 @@ pub enum Error {
     #[error(transparent)]
     Meshing(#[from] img23d_meshing::Error),
 
+    /// A neural-model stage failed (ONNX Runtime, model files, downloads).
+    #[error(transparent)]
+    Models(#[from] img23d_models::Error),
+
     /// Reading or writing a file failed.
     #[error("{source}: {path}")]
     Io {
@@ -32,6 +36,95 @@ pub enum Error {
         /// What it was given.
         got: String,
     },
+
+    /// An input file could not be opened or read.
+    #[error("cannot read input: {source}: {path}")]
+    ReadInput {
+        /// The underlying error.
+        source: std::io::Error,
+        /// The input file.
+        path: PathBuf,
+    },
+
+    /// An input file is not a picture img23d can read (empty, unknown or unsupported
+    /// format).
+    #[error("not a supported image ({reason}): {path}")]
+    UnsupportedImage {
+        /// What was found instead.
+        reason: String,
+        /// The input file.
+        path: PathBuf,
+    },
+
+    /// A picture's data is corrupt or truncated.
+    #[error("cannot decode {format} image ({reason}): {path}")]
+    DecodeImage {
+        /// The format its header claims (`PNG`, `JPEG`, ...).
+        format: String,
+        /// What the decoder reported.
+        reason: String,
+        /// The input file.
+        path: PathBuf,
+    },
+
+    /// A picture is larger than [`img23d_meshing::Limits`] allows; found from its header,
+    /// before decoding anything.
+    #[error(
+        "image too large: {width}x{height} pixels, the limit is {max_side} pixels per side \
+         and {max_pixels} pixels in all: {path}"
+    )]
+    ImageTooLarge {
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// Largest side allowed.
+        max_side: u32,
+        /// Largest pixel count allowed.
+        max_pixels: u64,
+        /// The input file.
+        path: PathBuf,
+    },
+
+    /// No object could be told apart from the background.
+    #[error("no foreground found ({reason}): {path}")]
+    NoForeground {
+        /// Why, and what to do about it.
+        reason: String,
+        /// The input file.
+        path: PathBuf,
+    },
+
+    /// Two inputs would write the same output files.
+    #[error("two inputs would both write {stem}.* in the output folder: {first} and {second}")]
+    OutputCollision {
+        /// The shared file stem.
+        stem: String,
+        /// The first input.
+        first: PathBuf,
+        /// The second input.
+        second: PathBuf,
+    },
+
+    /// The output folder cannot be created or written.
+    #[error("cannot write to the output folder ({source}): {path}")]
+    OutputFolder {
+        /// The underlying error.
+        source: std::io::Error,
+        /// The folder.
+        path: PathBuf,
+    },
+
+    /// A stage failed on one input; `source` says how.
+    #[error("{stage} failed: {source}: {path}")]
+    Stage {
+        /// The stage (`extraction`, `export`, ...).
+        stage: &'static str,
+        /// What went wrong.
+        source: img23d_meshing::Error,
+        /// The input being processed.
+        path: PathBuf,
+    },
 }
 
 impl Error {
@@ -46,7 +139,7 @@ impl Error {
     /// The process exit code for this error: 2 for bad arguments, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::InvalidArgument { .. } => 2,
+            Self::InvalidArgument { .. } | Self::OutputCollision { .. } => 2,
             _ => 1,
         }
     }

@@ -6,15 +6,25 @@
 //! | module | what it does |
 //! |---|---|
 //! | [`cli`] | the command line (clap): the main job and its subcommands |
+//! | [`config`] | the main job's raw arguments → validated [`config::RunConfig`] |
+//! | [`image`] | loading pictures (any common format, EXIF orientation, size limits) |
+//! | [`foreground`] | finding the object (alpha or weight-free keying), crop and pad |
+//! | [`raster`] | distance transforms, morphology, components, resampling |
+//! | [`inflate`] | the weight-free reconstruction: the silhouette inflated into a field |
 //! | [`error`] | the pipeline's error type and exit codes |
 //! | [`mesh_cmd`] | `img23d mesh`: isosurface a `.npy` volume |
 //! | [`models_cmd`] | `img23d models`: list, fetch, verify neural models |
 //! | [`depth_cmd`] | `img23d depth`: metric depth, point clouds and relief meshes |
 
 pub mod cli;
+pub mod config;
 pub mod depth_cmd;
 pub mod error;
+pub mod foreground;
+pub mod image;
+pub mod inflate;
 pub mod mesh_cmd;
 pub mod models_cmd;
+pub mod raster;
 
 pub use error::{Error, Result};

@@ -17,7 +17,7 @@ pub mod onnx_graph;
 pub mod preprocess;
 pub mod triplane;
 
-pub use decoder::{DecoderLayout, SessionFactory, SessionSource};
+pub use decoder::DecoderLayout;
 pub use field::{DENSITY_THRESHOLD, MlpExec, TriplaneField};
 pub use model::{Decoder, DecoderOptions, Encoder, MlpBackend, Normalization, TriposrError};
 pub use preprocess::{PreprocessOptions, Preprocessed, preprocess};

@@ -1,0 +1,236 @@
+//! Raw command-line arguments of the main job ([`crate::cli::RunArgs`]) → one validated
+//! [`RunConfig`], checked once before any work starts: every value in range, sizes
+//! within [`Limits`], one output stem per input.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use img23d_meshing::Limits;
+
+use crate::cli::{Format, RunArgs};
+use crate::{Error, Result};
+
+/// Settings of the main job after validation: no `Option`s for things with defaults.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunConfig {
+    /// The pictures, in the order given. Their file stems are distinct.
+    pub images: Vec<PathBuf>,
+    /// The output folder.
+    pub output_dir: PathBuf,
+    /// Output formats, sorted and without repeats. By default, GLB only.
+    pub formats: Vec<Format>,
+    /// Marching-cubes grid points per axis. By default, 256.
+    pub resolution: usize,
+    /// Height of the asset in meters. By default, 1.0.
+    pub height: f32,
+    /// Fraction of the reconstruction square the object fills. By default, 0.85
+    /// (TripoSR's `--foreground-ratio`).
+    pub foreground_ratio: f32,
+    /// Look for the object (alpha or background keying); when false the whole picture is
+    /// the object. By default, true.
+    pub remove_background: bool,
+    /// Worker threads for heavy stages; 0 means one per core. By default, 0.
+    pub threads: usize,
+    /// Print nothing but errors. By default, false.
+    pub quiet: bool,
+    /// Caps on sizes from user input. By default, [`Limits::default`].
+    #[serde(skip)]
+    pub limits: Limits,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            images: Vec::new(),
+            output_dir: PathBuf::from("out"),
+            formats: vec![Format::Glb],
+            resolution: 256,
+            height: 1.0,
+            foreground_ratio: 0.85,
+            remove_background: true,
+            threads: 0,
+            quiet: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// Validates raw arguments into a configuration.
+    pub fn from_args(args: &RunArgs) -> Result<Self> {
+        let output_dir = args.output.clone().ok_or_else(|| Error::InvalidArgument {
+            name: "--output",
+            expected: "an output folder".into(),
+            got: "nothing".into(),
+        })?;
+        let mut formats = args.format.clone();
+        formats.sort();
+        formats.dedup();
+        let config = Self {
+            images: args.images.clone(),
+            output_dir,
+            formats,
+            resolution: args.resolution,
+            height: args.height,
+            foreground_ratio: args.foreground_ratio,
+            remove_background: !args.no_remove_bg,
+            threads: args.threads,
+            quiet: args.quiet,
+            limits: Limits::default(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value; [`RunConfig::from_args`] calls it.
+    pub fn validate(&self) -> Result<()> {
+        if self.images.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "IMAGE",
+                expected: "at least one picture".into(),
+                got: "none".into(),
+            });
+        }
+        if self.formats.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "--format",
+                expected: "at least one of glb, ply, obj".into(),
+                got: "none".into(),
+            });
+        }
+        if self.resolution < 8 || self.resolution > self.limits.max_grid_resolution {
+            return Err(Error::InvalidArgument {
+                name: "--resolution",
+                expected: format!(
+                    "a grid resolution from 8 to {}",
+                    self.limits.max_grid_resolution
+                ),
+                got: self.resolution.to_string(),
+            });
+        }
+        if !(self.height.is_finite() && self.height > 0.0 && self.height <= 1.0e4) {
+            return Err(Error::InvalidArgument {
+                name: "--height",
+                expected: "a height in meters, above 0 and at most 10000".into(),
+                got: self.height.to_string(),
+            });
+        }
+        if !(self.foreground_ratio > 0.05 && self.foreground_ratio <= 1.0) {
+            return Err(Error::InvalidArgument {
+                name: "--foreground-ratio",
+                expected: "a fraction above 0.05 and at most 1".into(),
+                got: self.foreground_ratio.to_string(),
+            });
+        }
+        if self.threads > 1024 {
+            return Err(Error::InvalidArgument {
+                name: "--threads",
+                expected: "0 (one per core) to 1024".into(),
+                got: self.threads.to_string(),
+            });
+        }
+        let mut stems: BTreeMap<String, &Path> = BTreeMap::new();
+        for image in &self.images {
+            let stem = output_stem(image)?;
+            if let Some(first) = stems.insert(stem.clone(), image) {
+                return Err(Error::OutputCollision {
+                    stem,
+                    first: first.to_path_buf(),
+                    second: image.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The output file of `image` in `format`: `DIR/<stem>.<ext>`.
+    pub fn output_path(&self, image: &Path, format: Format) -> Result<PathBuf> {
+        Ok(self
+            .output_dir
+            .join(format!("{}.{}", output_stem(image)?, format.extension())))
+    }
+
+    /// The report of `image`: `DIR/<stem>.report.json`.
+    pub fn report_path(&self, image: &Path) -> Result<PathBuf> {
+        Ok(self
+            .output_dir
+            .join(format!("{}.report.json", output_stem(image)?)))
+    }
+}
+
+/// The file stem outputs of `image` are named after (`chair` for `photos/chair.png`).
+pub fn output_stem(image: &Path) -> Result<String> {
+    image
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::InvalidArgument {
+            name: "IMAGE",
+            expected: "a file path".into(),
+            got: image.display().to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<RunConfig> {
+        let mut full = vec!["img23d"];
+        full.extend_from_slice(args);
+        RunConfig::from_args(&Cli::try_parse_from(full).unwrap().run)
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let c = parse(&["a.png", "-o", "out"]).unwrap();
+        let d = RunConfig::default();
+        assert_eq!(c.formats, d.formats);
+        assert_eq!(c.resolution, d.resolution);
+        assert_eq!(c.height, d.height);
+        assert_eq!(c.foreground_ratio, d.foreground_ratio);
+        assert!(c.remove_background);
+        assert_eq!(
+            c.output_path(Path::new("x/a.png"), Format::Glb).unwrap(),
+            Path::new("out/a.glb")
+        );
+        assert_eq!(
+            c.report_path(Path::new("a.png")).unwrap(),
+            Path::new("out/a.report.json")
+        );
+    }
+
+    #[test]
+    fn formats_sorted_and_deduplicated() {
+        let c = parse(&["a.png", "-o", "o", "--format", "obj,glb,obj"]).unwrap();
+        assert_eq!(c.formats, [Format::Glb, Format::Obj]);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["a.png", "-o", "o", "--resolution", "4"][..],
+            &["a.png", "-o", "o", "--resolution", "100000"],
+            &["a.png", "-o", "o", "--height", "0"],
+            &["a.png", "-o", "o", "--height", "NaN"],
+            &["a.png", "-o", "o", "--foreground-ratio", "1.5"],
+            &["a.png", "-o", "o", "--foreground-ratio", "0"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidArgument { .. }),
+                "{args:?}: {err}"
+            );
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn inputs_with_the_same_stem_collide() {
+        let err = parse(&["a/chair.png", "b/chair.jpg", "-o", "o"]).unwrap_err();
+        assert!(matches!(err, Error::OutputCollision { .. }), "{err}");
+        assert!(err.to_string().contains("b/chair.jpg"), "{err}");
+    }
+}
