@@ -1,6 +1,7 @@
 //! Bench command for TripoSR's field on the CPU or a GPU: points per second of every
-//! evaluation path with a decoder of TripoSR's real sizes (triplane 3 × 40 × 64 × 64,
-//! MLP 120→64, 8 × 64→64 SiLU, 64→4, fixed random weights).
+//! evaluation path, and coarse-to-fine extraction time, with a decoder of TripoSR's real
+//! sizes (triplane 3 × 40 × 64 × 64, MLP 120→64, 8 × 64→64 SiLU, 64→4, fixed weights:
+//! `img23d_models::triposr::synthetic`).
 //!
 //! ```text
 //! cargo run --release -p img23d-models --example triposr_decoder_bench
@@ -8,7 +9,8 @@
 //! ```
 //!
 //! Options: `--device cpu|cuda` (default cpu), `--points N` (default 262144),
-//! `--repeat N` (default 5). ONNX Runtime is found as `img23d_models::runtime` finds it
+//! `--repeat N` (default 5), `--extract 256,512` (extraction resolutions, default 256;
+//! the decoder is `triposr::synthetic`, whose surface is a bumpy sphere). ONNX Runtime is found as `img23d_models::runtime` finds it
 //! (`ORT_DYLIB_PATH`, the `onnxruntime-gpu` / `onnxruntime` Python packages, ...); a
 //! requested CUDA device that cannot start is an error. Besides wall-clock points per
 //! second it prints points per CPU-second of this process, which stays meaningful on a
@@ -19,47 +21,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use img23d_meshing::Field;
+use img23d_meshing::extract::{ExtractOptions, extract as extract_mesh};
 use img23d_models::triposr::decoder::{OrtMlp, mlp_to_onnx};
-use img23d_models::triposr::mlp::{Linear, Mlp};
+use img23d_models::triposr::mlp::Mlp;
+use img23d_models::triposr::synthetic;
 use img23d_models::triposr::{MlpExec, Triplane, TriplaneField};
 use img23d_models::{Device, RuntimeOptions};
-
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-/// TripoSR's decoder sizes with fixed random weights.
-pub fn real_size_mlp() -> Result<Mlp> {
-    let sizes = [120, 64, 64, 64, 64, 64, 64, 64, 64, 64, 4];
-    let layers = sizes
-        .windows(2)
-        .enumerate()
-        .map(|(i, w)| {
-            let scale = 1.7 / (w[0] as f32).sqrt();
-            Linear {
-                inputs: w[0],
-                outputs: w[1],
-                weight: noise(w[0] * w[1], 100 + i as u64)
-                    .iter()
-                    .map(|v| v * scale)
-                    .collect(),
-                bias: noise(w[1], 200 + i as u64)
-                    .iter()
-                    .map(|v| v * 0.1)
-                    .collect(),
-            }
-        })
-        .collect();
-    Ok(Mlp::new(layers)?)
-}
 
 /// User + system CPU seconds of this process (Linux `/proc/self/stat`).
 fn cpu_seconds() -> Option<f64> {
@@ -114,12 +81,21 @@ fn main() -> Result<()> {
     let mut device = "cpu".to_string();
     let mut n = 1usize << 18;
     let mut repeat = 5usize;
+    let mut extract: Vec<usize> = vec![256];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = args.next().context("--device needs a value")?,
             "--points" => n = args.next().context("--points needs a value")?.parse()?,
             "--repeat" => repeat = args.next().context("--repeat needs a value")?.parse()?,
+            "--extract" => {
+                extract = args
+                    .next()
+                    .context("--extract needs resolutions, e.g. 256,512")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -128,8 +104,8 @@ fn main() -> Result<()> {
         "cuda" => true,
         d => bail!("unknown device {d} (cpu or cuda)"),
     };
-    let mlp = Arc::new(real_size_mlp()?);
-    let planes = Triplane::from_nchw(&noise(3 * 40 * 64 * 64, 1), 40, 64, 64)?;
+    let mlp = Arc::new(synthetic::mlp());
+    let planes = synthetic::triplane();
     // Points in grid order (z fastest), as an extraction asks for them: a cube of
     // side ceil(cbrt(n)) over the scene box, truncated to n.
     let side = (n as f64).cbrt().ceil() as usize;
@@ -210,6 +186,32 @@ fn main() -> Result<()> {
             "{name:<36} {:>8.0} k points/s   {per_cpu}",
             n as f64 / best_wall / 1e3
         );
+    }
+    for &res in &extract {
+        println!("extraction at {res}^3 (coarse-to-fine), synthetic TripoSR-sized object:");
+        for (name, field) in &fields {
+            let opts = ExtractOptions {
+                resolution: res,
+                ..ExtractOptions::default()
+            };
+            let c0 = cpu_seconds();
+            let t0 = Instant::now();
+            let ex = extract_mesh(field, &opts)?;
+            let wall = t0.elapsed().as_secs_f64();
+            let cpu = match (c0, cpu_seconds()) {
+                (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
+                _ => String::new(),
+            };
+            let s = &ex.stats;
+            println!(
+                "  {name:<36} {wall:>6.2} s wall, {cpu}; {} evaluations ({:.1}% of the grid), \
+                 eval {:.2} s, {} triangles",
+                s.evaluations,
+                100.0 * s.evaluation_fraction,
+                s.eval_seconds,
+                s.triangles
+            );
+        }
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod mlp;
 pub mod model;
 pub mod onnx_graph;
 pub mod preprocess;
+pub mod synthetic;
 pub mod triplane;
 
 pub use decoder::DecoderLayout;
