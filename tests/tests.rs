@@ -2,3 +2,6 @@
 
 // `img23d models`: list, fetch (local hub server), verify, path.
 mod models_cmd;
+
+// `img23d mesh`: analytic volumes round-trip through GLB/PLY/OBJ readers; bad .npy files.
+mod mesh_cmd;

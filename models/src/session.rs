@@ -938,6 +938,7 @@ fn register_gpu(
             }
             #[cfg(not(feature = "tensorrt"))]
             {
+                let _ = device;
                 Err(format!(
                     "this img23d was built without the `tensorrt` feature; {gpu_hint}"
                 ))

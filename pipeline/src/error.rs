@@ -115,6 +115,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A volume (`img23d mesh`) has the wrong shape.
+    #[error("bad volume: expected {expected}, got {got}: {path}")]
+    BadVolume {
+        /// What the command accepts.
+        expected: String,
+        /// What the file holds.
+        got: String,
+        /// The file.
+        path: PathBuf,
+    },
+
     /// A stage failed on one input; `source` says how.
     #[error("{stage} failed: {source}: {path}")]
     Stage {

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match &cli.command {
         Some(Command::Models(args)) => img23d::models_cmd::run(args),
+        Some(Command::Mesh(args)) => img23d::mesh_cmd::run(args),
         _ => Ok(()),
     };
     match result {

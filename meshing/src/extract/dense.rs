@@ -43,6 +43,7 @@ fn classify_row<const ABOVE: bool>(values: &[f32], level: f32, out: &mut [u64]) 
 }
 
 /// Classifies a dense volume into sign bits (faces of the grid forced outside).
+/// [`Error::NoSurface`] when every value is on the same side of the level.
 pub(crate) fn classify(values: &[f32], dims: [usize; 3], surface: Surface) -> Result<Bits> {
     let mut bits = Bits::new(dims)?;
     let [nx, ny, _] = dims;
@@ -67,6 +68,13 @@ pub(crate) fn classify(values: &[f32], dims: [usize; 3], surface: Surface) -> Re
         return Err(Error::NotFinite {
             what: "volume value".into(),
             index,
+        });
+    }
+    // A volume entirely on one side has no surface (the caps alone would make a box).
+    let inside: u64 = bits.words.iter().map(|w| u64::from(w.count_ones())).sum();
+    if inside == 0 || inside == values.len() as u64 {
+        return Err(Error::NoSurface {
+            level: surface.level,
         });
     }
     bits.clear_boundary();
