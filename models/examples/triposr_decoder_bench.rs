@@ -1,6 +1,7 @@
 //! Bench command for TripoSR's field on the CPU or a GPU: points per second of every
-//! evaluation path with a decoder of TripoSR's real sizes (triplane 3 × 40 × 64 × 64,
-//! MLP 120→64, 8 × 64→64 SiLU, 64→4, fixed random weights).
+//! evaluation path, and coarse-to-fine extraction time, with a decoder of TripoSR's real
+//! sizes (triplane 3 × 40 × 64 × 64, MLP 120→64, 8 × 64→64 SiLU, 64→4, fixed weights:
+//! `img23d_models::triposr::synthetic`).
 //!
 //! ```text
 //! cargo run --release -p img23d-models --example triposr_decoder_bench
@@ -8,57 +9,24 @@
 //! ```
 //!
 //! Options: `--device cpu|cuda` (default cpu), `--points N` (default 262144),
-//! `--repeat N` (default 5). ONNX Runtime comes from `ORT_DYLIB_PATH` or the
-//! `onnxruntime` / `onnxruntime-gpu` Python package. Besides wall-clock points per
+//! `--repeat N` (default 5), `--extract 256,512` (extraction resolutions, default 256;
+//! the decoder is `triposr::synthetic`, whose surface is a bumpy sphere). ONNX Runtime is found as `img23d_models::runtime` finds it
+//! (`ORT_DYLIB_PATH`, the `onnxruntime-gpu` / `onnxruntime` Python packages, ...); a
+//! requested CUDA device that cannot start is an error. Besides wall-clock points per
 //! second it prints points per CPU-second of this process, which stays meaningful on a
 //! machine shared with other work.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use img23d_meshing::Field;
+use img23d_meshing::extract::{ExtractOptions, extract as extract_mesh};
 use img23d_models::triposr::decoder::{OrtMlp, mlp_to_onnx};
-use img23d_models::triposr::mlp::{Linear, Mlp};
+use img23d_models::triposr::mlp::Mlp;
+use img23d_models::triposr::synthetic;
 use img23d_models::triposr::{MlpExec, Triplane, TriplaneField};
-
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
-
-/// TripoSR's decoder sizes with fixed random weights.
-pub fn real_size_mlp() -> Result<Mlp> {
-    let sizes = [120, 64, 64, 64, 64, 64, 64, 64, 64, 64, 4];
-    let layers = sizes
-        .windows(2)
-        .enumerate()
-        .map(|(i, w)| {
-            let scale = 1.7 / (w[0] as f32).sqrt();
-            Linear {
-                inputs: w[0],
-                outputs: w[1],
-                weight: noise(w[0] * w[1], 100 + i as u64)
-                    .iter()
-                    .map(|v| v * scale)
-                    .collect(),
-                bias: noise(w[1], 200 + i as u64)
-                    .iter()
-                    .map(|v| v * 0.1)
-                    .collect(),
-            }
-        })
-        .collect();
-    Ok(Mlp::new(layers)?)
-}
+use img23d_models::{Device, RuntimeOptions};
 
 /// User + system CPU seconds of this process (Linux `/proc/self/stat`).
 fn cpu_seconds() -> Option<f64> {
@@ -67,53 +35,6 @@ fn cpu_seconds() -> Option<f64> {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     Some(ticks / 100.0)
-}
-
-fn ort_library() -> Option<PathBuf> {
-    std::env::var_os("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let out = std::process::Command::new("python3")
-                .args([
-                    "-c",
-                    "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
-                ])
-                .output()
-                .ok()?;
-            let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("capi");
-            std::fs::read_dir(&dir)
-                .ok()?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .find(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("libonnxruntime.so."))
-                })
-        })
-}
-
-fn session(
-    env: &ort::environment::Environment,
-    bytes: &[u8],
-    cuda: bool,
-) -> Result<ort::session::Session> {
-    let mut b = ort::session::Session::builder(env)?;
-    if cuda {
-        #[cfg(feature = "cuda")]
-        {
-            b = b
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        #[cfg(not(feature = "cuda"))]
-        bail!("--device cuda needs the `cuda` feature");
-    } else {
-        b = b
-            .with_intra_threads(rayon::current_num_threads())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    Ok(b.commit_from_memory(bytes)?)
 }
 
 /// Single-thread CPU time of the pieces: sampling (plain / folded) and the MLP.
@@ -160,12 +81,21 @@ fn main() -> Result<()> {
     let mut device = "cpu".to_string();
     let mut n = 1usize << 18;
     let mut repeat = 5usize;
+    let mut extract: Vec<usize> = vec![256];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = args.next().context("--device needs a value")?,
             "--points" => n = args.next().context("--points needs a value")?.parse()?,
             "--repeat" => repeat = args.next().context("--repeat needs a value")?.parse()?,
+            "--extract" => {
+                extract = args
+                    .next()
+                    .context("--extract needs resolutions, e.g. 256,512")?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
             other => bail!("unknown argument {other}"),
         }
     }
@@ -174,8 +104,8 @@ fn main() -> Result<()> {
         "cuda" => true,
         d => bail!("unknown device {d} (cpu or cuda)"),
     };
-    let mlp = Arc::new(real_size_mlp()?);
-    let planes = Triplane::from_nchw(&noise(3 * 40 * 64 * 64, 1), 40, 64, 64)?;
+    let mlp = Arc::new(synthetic::mlp());
+    let planes = synthetic::triplane();
     // Points in grid order (z fastest), as an extraction asks for them: a cube of
     // side ceil(cbrt(n)) over the scene box, truncated to n.
     let side = (n as f64).cbrt().ceil() as usize;
@@ -202,32 +132,29 @@ fn main() -> Result<()> {
             TriplaneField::folded(&planes, &mlp.layers()[0], MlpExec::Rust(mlp.clone()))?,
         ));
     }
-    let mut _env = None;
-    match ort_library() {
-        Some(lib) => {
-            let env = ort::init_from(&lib)?.build()?;
-            let full = session(&env, &mlp_to_onnx(mlp.layers(), false), cuda)?;
-            let tail = session(&env, &mlp_to_onnx(&mlp.layers()[1..], true), cuda)?;
-            let ep = if cuda { "CUDA" } else { "CPU" };
+    let opts = RuntimeOptions::default()
+        .with_device(if cuda { Device::Cuda(0) } else { Device::Cpu })
+        .with_intra_threads(if cuda {
+            0
+        } else {
+            rayon::current_num_threads()
+        });
+    let full = OrtMlp::from_bytes(&mlp_to_onnx(mlp.layers(), false), 120, &opts);
+    let tail = OrtMlp::from_bytes(&mlp_to_onnx(&mlp.layers()[1..], true), 64, &opts);
+    match (full, tail) {
+        (Ok(full), Ok(tail)) => {
+            let ep = full.execution_provider().to_string();
             fields.push((
                 format!("plain, ONNX Runtime MLP ({ep})"),
-                TriplaneField::plain(
-                    planes.clone(),
-                    MlpExec::Ort(Arc::new(OrtMlp::new(full, "h", "raw", 120, 4))),
-                ),
+                TriplaneField::plain(planes.clone(), MlpExec::Ort(Arc::new(full))),
             ));
             fields.push((
                 format!("folded, ONNX Runtime MLP ({ep})"),
-                TriplaneField::folded(
-                    &planes,
-                    &mlp.layers()[0],
-                    MlpExec::Ort(Arc::new(OrtMlp::new(tail, "h", "raw", 64, 4))),
-                )?,
+                TriplaneField::folded(&planes, &mlp.layers()[0], MlpExec::Ort(Arc::new(tail)))?,
             ));
-            _env = Some(env);
         }
-        None if cuda => bail!("ONNX Runtime not found: set ORT_DYLIB_PATH"),
-        None => eprintln!("ONNX Runtime not found: ONNX Runtime paths skipped"),
+        (Err(e), _) | (_, Err(e)) if cuda => return Err(e.into()),
+        (Err(e), _) | (_, Err(e)) => eprintln!("ONNX Runtime paths skipped: {e}"),
     }
 
     breakdown(&mlp, &planes, &pts);
@@ -259,6 +186,32 @@ fn main() -> Result<()> {
             "{name:<36} {:>8.0} k points/s   {per_cpu}",
             n as f64 / best_wall / 1e3
         );
+    }
+    for &res in &extract {
+        println!("extraction at {res}^3 (coarse-to-fine), synthetic TripoSR-sized object:");
+        for (name, field) in &fields {
+            let opts = ExtractOptions {
+                resolution: res,
+                ..ExtractOptions::default()
+            };
+            let c0 = cpu_seconds();
+            let t0 = Instant::now();
+            let ex = extract_mesh(field, &opts)?;
+            let wall = t0.elapsed().as_secs_f64();
+            let cpu = match (c0, cpu_seconds()) {
+                (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
+                _ => String::new(),
+            };
+            let s = &ex.stats;
+            println!(
+                "  {name:<36} {wall:>6.2} s wall, {cpu}; {} evaluations ({:.1}% of the grid), \
+                 eval {:.2} s, {} triangles",
+                s.evaluations,
+                100.0 * s.evaluation_fraction,
+                s.eval_seconds,
+                s.triangles
+            );
+        }
     }
     Ok(())
 }

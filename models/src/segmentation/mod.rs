@@ -17,16 +17,17 @@
 //! a sigmoid for BiRefNet), stretch it to `[0, 1]` by its min and max, truncate to 8 bits,
 //! and resize back to the picture's size with Lanczos-3.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use image::{GrayImage, RgbImage};
-use ort::session::Session;
-use ort::value::TensorRef;
 
+use crate::contracts::SEGMENTATION;
+use crate::registry::ImageNorm;
 use crate::resample::{Filter, ResampleError, resize_rows};
-use crate::triposr::decoder::{SessionFactory, SessionSource};
-use crate::triposr::onnx_graph::{Dim, OnnxError, OnnxModel, dtype};
+use crate::session::{LoadedSession, TensorView};
+use crate::triposr::onnx_graph::OnnxModel;
+use crate::{RuntimeOptions, load_session};
 
 /// How a segmentation model's raw output becomes a probability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,18 @@ pub enum OutputActivation {
     Identity,
     /// A sigmoid is applied (BiRefNet exports return logits).
     Sigmoid,
+    /// A sigmoid unless the graph's mask output is produced by a `Sigmoid` node.
+    Auto,
+}
+
+/// How pixel values are brought to `[0, 1]` before mean/std.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputScale {
+    /// Divide by the resized picture's largest value, as rembg's `BaseSession.normalize`
+    /// and U²-Net's own loader do.
+    Max,
+    /// Divide by 255 (torchvision `ToTensor`, the registry's `ImageNorm`).
+    Unit,
 }
 
 /// One family's input size, normalisation and output handling.
@@ -48,8 +61,25 @@ pub struct SegmentationSpec {
     pub mean: [f32; 3],
     /// Per-channel std divided by.
     pub std: [f32; 3],
+    /// How pixel values are scaled to `[0, 1]`.
+    pub scale: InputScale,
     /// What to apply to the output.
     pub activation: OutputActivation,
+}
+
+impl SegmentationSpec {
+    /// The spec of a registry entry's preprocessing: its size and mean/std, pixels
+    /// divided by 255, sigmoid applied unless the graph ends in one.
+    pub fn from_registry(name: &'static str, norm: &ImageNorm) -> Self {
+        Self {
+            name,
+            size: norm.size,
+            mean: norm.mean,
+            std: norm.std,
+            scale: InputScale::Unit,
+            activation: OutputActivation::Auto,
+        }
+    }
 }
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
@@ -61,6 +91,7 @@ pub const U2NET: SegmentationSpec = SegmentationSpec {
     size: 320,
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
+    scale: InputScale::Max,
     activation: OutputActivation::Identity,
 };
 
@@ -70,6 +101,7 @@ pub const ISNET_GENERAL_USE: SegmentationSpec = SegmentationSpec {
     size: 1024,
     mean: IMAGENET_MEAN,
     std: [1.0, 1.0, 1.0],
+    scale: InputScale::Max,
     activation: OutputActivation::Identity,
 };
 
@@ -80,6 +112,7 @@ pub const BIREFNET_GENERAL: SegmentationSpec = SegmentationSpec {
     size: 1024,
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
+    scale: InputScale::Max,
     activation: OutputActivation::Sigmoid,
 };
 
@@ -87,29 +120,30 @@ pub const BIREFNET_GENERAL: SegmentationSpec = SegmentationSpec {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SegmentationError {
-    /// The model file could not be parsed.
+    /// Loading or running the session failed.
     #[error(transparent)]
-    Onnx(#[from] OnnxError),
-    /// The graph's signature does not match the family's contract.
-    #[error("segmentation model {name}: expected {expected}, found {found}: {path}")]
-    Contract {
+    Model(#[from] crate::Error),
+    /// The model's input size is not the one its spec states.
+    #[error("segmentation model {name}: the spec says {expected}x{expected} input, the file takes {found}: {}", path.display())]
+    InputSize {
         /// Family name.
         name: &'static str,
-        /// The contract.
-        expected: String,
-        /// What the file has.
+        /// The spec's size.
+        expected: u32,
+        /// The file's input shape.
         found: String,
         /// The model file.
-        path: PathBuf,
+        path: std::path::PathBuf,
     },
-    /// ONNX Runtime failed.
-    #[error("ONNX Runtime (segmentation {name}): {source}")]
-    Ort {
+    /// The mask output has an unusable shape.
+    #[error(
+        "segmentation model {name}: the mask output has shape {shape:?}, expected [1, 1, H, W]"
+    )]
+    Output {
         /// Family name.
         name: &'static str,
-        /// The error.
-        #[source]
-        source: ort::Error,
+        /// The shape returned.
+        shape: Vec<usize>,
     },
     /// Resizing failed.
     #[error(transparent)]
@@ -117,93 +151,51 @@ pub enum SegmentationError {
 }
 
 /// A loaded segmentation model.
+#[derive(Debug)]
 pub struct Segmenter {
-    session: Mutex<Session>,
+    session: Mutex<LoadedSession>,
     spec: SegmentationSpec,
-    input: String,
-    output: String,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for Segmenter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Segmenter")
-            .field("spec", &self.spec)
-            .field("input", &self.input)
-            .field("output", &self.output)
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-fn fits(d: &Dim, n: i64) -> bool {
-    match d {
-        Dim::Value(v) => *v == n,
-        _ => true,
-    }
+    activation: OutputActivation,
 }
 
 impl Segmenter {
-    /// Checks the graph's signature against `spec` (one float image input
-    /// `[1, 3, S, S]`, a float output whose first channel is the mask) and opens a
-    /// session.
+    /// Loads a model against [`SEGMENTATION`] and checks its input size against `spec`.
     pub fn load(
         path: &Path,
         spec: SegmentationSpec,
-        factory: &SessionFactory<'_>,
+        runtime: &RuntimeOptions,
     ) -> Result<Self, SegmentationError> {
-        let model = OnnxModel::read(path)?;
-        let g = &model.graph;
-        let inputs: Vec<_> = g
-            .inputs
-            .iter()
-            .filter(|v| model.initializer(&v.name).is_none())
-            .collect();
-        let s = i64::from(spec.size);
-        let found = format!(
-            "inputs {:?} -> first output {:?}",
-            inputs
-                .iter()
-                .map(|v| (&v.name, &v.dims))
-                .collect::<Vec<_>>(),
-            g.outputs.first().map(|v| (&v.name, &v.dims))
-        );
-        let contract = || SegmentationError::Contract {
-            name: spec.name,
-            expected: format!(
-                "one float input [1, 3, {s}, {s}] and a float output [1, 1, {s}, {s}] (or [1, {s}, {s}])"
-            ),
-            found: found.clone(),
-            path: path.to_path_buf(),
-        };
-        let [x] = inputs.as_slice() else {
-            return Err(contract());
-        };
-        let Some(y) = g.outputs.first() else {
-            return Err(contract());
-        };
-        let in_ok = x.elem_type == dtype::FLOAT
-            && x.dims.len() == 4
-            && fits(&x.dims[0], 1)
-            && fits(&x.dims[1], 3)
-            && fits(&x.dims[2], s)
-            && fits(&x.dims[3], s);
-        let out_ok = y.elem_type == dtype::FLOAT && (y.dims.len() == 4 || y.dims.len() == 3);
-        if !(in_ok && out_ok) {
-            return Err(contract());
-        }
-        let session = factory(SessionSource::File(path)).map_err(|source| {
-            SegmentationError::Ort {
-                name: spec.name,
-                source,
+        let session = load_session(path, &SEGMENTATION, runtime)?;
+        if let Some(input) = session.input(0) {
+            let s = i64::from(spec.size);
+            let fixed_ok =
+                input.shape.len() == 4 && input.shape[2..].iter().all(|&d| d < 0 || d == s);
+            if !fixed_ok {
+                return Err(SegmentationError::InputSize {
+                    name: spec.name,
+                    expected: spec.size,
+                    found: input.to_string(),
+                    path: path.to_path_buf(),
+                });
             }
-        })?;
+        }
+        let activation = match spec.activation {
+            OutputActivation::Auto => {
+                let ends_in_sigmoid = session.output(0).is_some_and(|o| {
+                    OnnxModel::read(path).is_ok_and(|m| ends_in_sigmoid(&m, &o.name))
+                });
+                if ends_in_sigmoid {
+                    OutputActivation::Identity
+                } else {
+                    OutputActivation::Sigmoid
+                }
+            }
+            a => a,
+        };
         Ok(Self {
             session: Mutex::new(session),
             spec,
-            input: x.name.clone(),
-            output: y.name.clone(),
-            path: path.to_path_buf(),
+            activation,
         })
     }
 
@@ -212,49 +204,60 @@ impl Segmenter {
         &self.spec
     }
 
+    /// What is applied to the mask output (with [`OutputActivation::Auto`] resolved).
+    pub fn activation(&self) -> OutputActivation {
+        self.activation
+    }
+
     /// The foreground mask of `picture`, at its size.
     pub fn mask(&self, picture: &RgbImage) -> Result<GrayImage, SegmentationError> {
         let spec = self.spec;
         let s = spec.size as usize;
         let input = model_input(picture, &spec)?;
-        let ort_err = |source| SegmentationError::Ort {
-            name: spec.name,
-            source,
-        };
-        let tensor = TensorRef::from_array_view(([1, 3, s, s], &input[..])).map_err(ort_err)?;
-        let mut session = self
+        let shape = [1, 3, s, s];
+        let out = self
             .session
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let outputs = session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(ort_err)?;
-        let (shape, values) = outputs[self.output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(ort_err)?;
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        let (h, w) = match dims[..] {
-            [1, _, h, w] | [1, h, w] => (h as usize, w as usize),
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .run(&[TensorView::new(&shape, &input)])?;
+        let Some(t) = out.into_iter().next() else {
+            return Err(SegmentationError::Output {
+                name: spec.name,
+                shape: Vec::new(),
+            });
+        };
+        let (h, w) = match t.shape[..] {
+            [1, _, h, w] | [1, h, w] if h > 0 && w > 0 && t.data.len() >= h * w => (h, w),
             _ => {
-                return Err(SegmentationError::Contract {
+                return Err(SegmentationError::Output {
                     name: spec.name,
-                    expected: "an output [1, C, H, W]".into(),
-                    found: format!("{dims:?}"),
-                    path: self.path.clone(),
+                    shape: t.shape.clone(),
                 });
             }
         };
-        if h == 0 || w == 0 || values.len() < h * w {
-            return Err(SegmentationError::Contract {
-                name: spec.name,
-                expected: "a non-empty mask".into(),
-                found: format!("{dims:?}"),
-                path: self.path.clone(),
-            });
-        }
-        let mask = postprocess(&values[..h * w], w, h, spec.activation);
+        let mask = postprocess(&t.data[..h * w], w, h, self.activation);
         Ok(resize_mask(&mask, w, h, picture.width(), picture.height())?)
     }
+}
+
+/// True when `output` is a `Sigmoid`'s result, possibly through resizing or reshaping.
+fn ends_in_sigmoid(model: &OnnxModel, output: &str) -> bool {
+    let mut name = output.to_string();
+    for _ in 0..16 {
+        let Some(n) = model.graph.nodes.iter().find(|n| n.outputs.contains(&name)) else {
+            return false;
+        };
+        match n.op_type.as_str() {
+            "Sigmoid" => return true,
+            "Resize" | "Upsample" | "Reshape" | "Squeeze" | "Unsqueeze" | "Slice" | "Identity"
+            | "Cast" | "Transpose" => match n.inputs.first() {
+                Some(i) => name = i.clone(),
+                None => return false,
+            },
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// The normalised `[3, S, S]` input of `BaseSession.normalize`.
@@ -268,8 +271,14 @@ pub fn model_input(picture: &RgbImage, spec: &SegmentationSpec) -> Result<Vec<f3
         }
     })?;
     // PIL returns 8 bits: round and clamp.
-    let q: Vec<f32> = resized.iter().map(|v| v.round().clamp(0.0, 255.0)).collect();
-    let max = q.iter().copied().fold(0.0f32, f32::max).max(1e-6);
+    let q: Vec<f32> = resized
+        .iter()
+        .map(|v| v.round().clamp(0.0, 255.0))
+        .collect();
+    let max = match spec.scale {
+        InputScale::Max => q.iter().copied().fold(0.0f32, f32::max).max(1e-6),
+        InputScale::Unit => 255.0,
+    };
     let plane = s * s;
     let mut out = vec![0.0f32; 3 * plane];
     for (i, px) in q.chunks_exact(3).enumerate() {
@@ -284,17 +293,21 @@ pub fn model_input(picture: &RgbImage, spec: &SegmentationSpec) -> Result<Vec<f3
 pub fn postprocess(raw: &[f32], width: usize, height: usize, act: OutputActivation) -> Vec<u8> {
     let pred: Vec<f32> = match act {
         OutputActivation::Identity => raw.to_vec(),
-        OutputActivation::Sigmoid => raw.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect(),
+        OutputActivation::Sigmoid | OutputActivation::Auto => {
+            raw.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect()
+        }
     };
     let (mi, ma) = pred
         .iter()
         .filter(|v| v.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
     let range = ma - mi;
     debug_assert_eq!(pred.len(), width * height);
     pred.iter()
         .map(|v| {
-            if !(range > 0.0) || !v.is_finite() {
+            if range.is_nan() || range <= 0.0 || !v.is_finite() {
                 0
             } else {
                 (((v - mi) / range) * 255.0).clamp(0.0, 255.0) as u8
@@ -324,7 +337,10 @@ fn resize_mask(
             }
         },
     )?;
-    let bytes: Vec<u8> = v.iter().map(|x| x.round().clamp(0.0, 255.0) as u8).collect();
+    let bytes: Vec<u8> = v
+        .iter()
+        .map(|x| x.round().clamp(0.0, 255.0) as u8)
+        .collect();
     Ok(GrayImage::from_raw(out_w, out_h, bytes).unwrap_or_else(|| GrayImage::new(out_w, out_h)))
 }
 
@@ -352,7 +368,49 @@ mod tests {
         let s = postprocess(&[-10.0, 10.0], 2, 1, OutputActivation::Sigmoid);
         assert_eq!(s, [0, 255]);
         // A constant prediction has no foreground rather than NaNs.
-        assert_eq!(postprocess(&[0.5; 4], 2, 2, OutputActivation::Identity), [0; 4]);
+        assert_eq!(
+            postprocess(&[0.5; 4], 2, 2, OutputActivation::Identity),
+            [0; 4]
+        );
+    }
+
+    #[test]
+    fn tiny_model_end_to_end() {
+        // tools/gen_test_models.py: 1024² input, sigmoid then nearest upsampling.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segmentation.onnx");
+        let opts = RuntimeOptions::default().with_device(crate::Device::Cpu);
+        let spec = SegmentationSpec::from_registry(
+            "birefnet-lite",
+            &ImageNorm {
+                size: 1024,
+                mean: IMAGENET_MEAN,
+                std: IMAGENET_STD,
+            },
+        );
+        let seg = Segmenter::load(&path, spec, &opts).unwrap();
+        assert_eq!(
+            seg.activation(),
+            OutputActivation::Identity,
+            "the graph ends in a sigmoid"
+        );
+        // Left half dark, right half bright: the mask must separate them.
+        let pic = RgbImage::from_fn(64, 48, |x, _| {
+            if x < 32 {
+                image::Rgb([10, 10, 10])
+            } else {
+                image::Rgb([240, 230, 220])
+            }
+        });
+        let m = seg.mask(&pic).unwrap();
+        assert_eq!(m.dimensions(), (64, 48));
+        let (l, r) = (m.get_pixel(5, 24).0[0], m.get_pixel(58, 24).0[0]);
+        assert!(l.abs_diff(r) > 100, "{l} vs {r}");
+        // A spec whose size differs from the file's is refused.
+        let wrong = SegmentationSpec { size: 320, ..spec };
+        assert!(matches!(
+            Segmenter::load(&path, wrong, &opts),
+            Err(SegmentationError::InputSize { .. })
+        ));
     }
 
     #[test]
