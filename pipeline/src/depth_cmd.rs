@@ -906,7 +906,7 @@ mod tests {
     fn bad_values_are_refused() {
         for args in [
             &["a.jpg", "-o", "o", "--focal-px", "0"][..],
-            &["a.jpg", "-o", "o", "--max-depth", "-1"],
+            &["a.jpg", "-o", "o", "--max-depth=-1"],
             &["a.jpg", "-o", "o", "--edge-tolerance", "0"],
             &["a.jpg", "-o", "o", "--texture-size", "8"],
         ] {
