@@ -580,8 +580,10 @@ fn wrong_or_missing_model_is_an_error() {
     assert!(stderr.contains("img23d models fetch depth-pro"), "{stderr}");
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
     // Bad flags exit with 2.
-    let o = run("canonical", &[&photo], &out, &["--focal-px", "-3"]);
-    assert_eq!(o.status.code(), Some(2));
+    let o = run("canonical", &[&photo], &out, &["--focal-px=-3"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid --focal-px"), "{stderr}");
     let o = run("canonical", &[&photo], &out, &["--stride", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
