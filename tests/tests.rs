@@ -3,6 +3,13 @@
 // `img23d models`: list, fetch (local hub server), verify, path.
 mod models_cmd;
 
+// `img23d depth`: every output read back, both Depth Pro layouts, EXIF focal, odd sizes,
+// bad input.
+mod depth_cmd;
+
+// `img23d mesh`: analytic volumes round-trip through GLB/PLY/OBJ readers; bad .npy files.
+mod mesh_cmd;
+
 /// Shared helpers: running the binary, reading its outputs back.
 mod util;
 
@@ -19,3 +26,6 @@ mod bad_input;
 
 /// The command line itself: help, version, argument validation.
 mod cli;
+
+// Real viewers: three.js GLTFLoader in headless Chromium.
+mod real_viewers;

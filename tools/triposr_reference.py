@@ -14,16 +14,20 @@ What it mirrors (VAST-AI-Research/TripoSR):
   * tsr/utils.py `get_spherical_cameras` at azimuth 0 and SF3D's `default_cond_c2w`:
     the camera frames that place the input view on TripoSR's +X side.
 
+The triplane has TripoSR's real shape [3, 40, 64, 64] (the decoder contracts fix it) with
+values reproducible in Rust without a file: triplane(i) = ((i * 7919 + 5) % 10007) / 10007
+* 2 - 1 in float64, then float32 (i = flat index in [3, 40, 64, 64] order). The MLP is
+120 -> 64 -> 64 -> 4 with seeded random weights.
+
 It writes (relative to the repository root):
-  models/tests/data/triposr_parity/triplane.npy      [3, 8, 6, 5] float32
-  models/tests/data/triposr_parity/decoder_mlp.onnx  MLP-only layout [P, 24] -> [P, 4]
-                                                     (MatMul + Add, x * Sigmoid(x))
+  models/tests/data/triposr_parity/decoder_mlp.onnx   MLP-only layout [P, 120] -> [P, 4]
+                                                      (MatMul + Add, x * Sigmoid(x))
   models/tests/data/triposr_parity/decoder_graph.onnx graph layout (triplane, points) ->
-                                                     (density, color) with GridSample and
-                                                     Gemm(transB=1)
+                                                      (density, color) with GridSample and
+                                                      Gemm(transB=1)
 and prints the numbers pasted into models/src/triposr/tests.rs. The ONNX files are run
-through onnxruntime here and must match the numpy reference, which also checks this
-script's grid_sample against ONNX Runtime's GridSample.
+through onnxruntime here and must match the numpy reference; a non-square GridSample is
+also checked, so this script's grid_sample agrees with ONNX Runtime's on both axes.
 
 Usage: python3 tools/triposr_reference.py
 """
@@ -37,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "models", "tests", "data", "triposr_parity")
 
 RADIUS = 0.87
-C, H, W = 8, 6, 5  # channels per plane, plane height, plane width (non-square on purpose)
+C, H, W = 40, 64, 64  # TripoSR's triplane: channels per plane, plane height, width
 HIDDEN = 64
 LAYERS = [3 * C, HIDDEN, HIDDEN, 4]
 
@@ -183,7 +187,6 @@ def write_onnx(triplane, weights):
     from onnx import TensorProto, helper, numpy_helper
 
     os.makedirs(OUT, exist_ok=True)
-    np.save(os.path.join(OUT, "triplane.npy"), triplane.astype(np.float32))
     f32 = lambda a: numpy_helper.from_array(np.asarray(a, dtype=np.float32))  # noqa: E731
 
     # MLP-only: MatMul + Add, SiLU as x * Sigmoid(x) (torch's legacy export of nn.SiLU).
@@ -263,6 +266,13 @@ def write_onnx(triplane, weights):
     m.ir_version = 8
     onnx.checker.check_model(m)
     onnx.save(m, os.path.join(OUT, "decoder_graph.onnx"))
+    # The same graph with density = exp(d - 2): its MLP reads the same, but the graph
+    # differs from TripoSR's activations, so img23d must fall back to running it as is.
+    for t in m.graph.initializer:
+        if t.name == "one":
+            t.CopyFrom(numpy_helper.from_array(np.array([2.0], dtype=np.float32), "one"))
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, "decoder_graph_bias2.onnx"))
 
 
 def check_onnx(triplane, points, raw, density, color):
@@ -277,7 +287,24 @@ def check_onnx(triplane, points, raw, density, color):
                         "points": points[None].astype(np.float32)})
     assert np.allclose(d[0, :, 0], density, rtol=1e-5), np.abs(d[0, :, 0] - density).max()
     assert np.allclose(c[0], color, atol=1e-6), np.abs(c[0] - color).max()
-    print("onnxruntime: both decoder layouts match the numpy reference (GridSample included)")
+    # A non-square plane, so that width and height cannot be swapped unnoticed.
+    from onnx import TensorProto, helper
+    plane = np.random.default_rng(3).normal(size=(1, 2, 5, 7)).astype(np.float32)
+    uv = np.random.default_rng(4).uniform(-1.2, 1.2, (1, 1, 9, 2)).astype(np.float32)
+    g = helper.make_graph(
+        [helper.make_node("GridSample", ["x", "g"], ["y"], mode="bilinear",
+                          padding_mode="zeros", align_corners=0)], "gs",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 7]),
+         helper.make_tensor_value_info("g", TensorProto.FLOAT, [1, 1, 9, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 1, 9])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = s.run(None, {"x": plane, "g": uv})[0][0, :, 0, :].T
+    want = grid_sample(plane[0].astype(np.float64), uv[0, 0, :, 0].astype(np.float64),
+                       uv[0, 0, :, 1].astype(np.float64))
+    assert np.allclose(got, want, atol=1e-5), np.abs(got - want).max()
+    print("onnxruntime: both decoder layouts and a non-square GridSample match the numpy reference")
 
 
 def fmt(a):
@@ -286,13 +313,15 @@ def fmt(a):
 
 def main():
     rng = np.random.default_rng(20240314)
-    triplane = rng.normal(0.0, 1.0, (3, C, H, W)).astype(np.float32).astype(np.float64)
+    i = np.arange(3 * C * H * W, dtype=np.int64)
+    triplane = (((i * 7919 + 5) % 10007) / 10007.0 * 2.0 - 1.0).astype(np.float32)
+    triplane = triplane.reshape(3, C, H, W).astype(np.float64)
     weights = []
     for i, (k, n) in enumerate(zip(LAYERS[:-1], LAYERS[1:])):
         w = rng.normal(0.0, 1.2 / np.sqrt(k), (k, n)).astype(np.float32).astype(np.float64)
         b = rng.normal(0.0, 0.1, (n,)).astype(np.float32).astype(np.float64)
         if i + 1 == len(LAYERS) - 1:
-            b[0] += 3.9  # put the raw density around the 25 threshold (1 + ln 25 = 4.22)
+            b[0] += 4.2  # put the raw density around the 25 threshold (1 + ln 25 = 4.22)
         weights.append((w, b))
 
     # Points: interior, near texel centres, on the box edge, and outside (zero padding).

@@ -29,6 +29,8 @@
 //! assert_eq!(report.euler_characteristic(), 2);
 //! ```
 
+pub mod atlas;
+pub mod bake;
 pub mod cleanup;
 pub mod convert_coordinates;
 pub mod depth;
@@ -41,6 +43,8 @@ pub mod limits;
 pub mod material;
 pub mod mesh;
 pub mod npy;
+pub(crate) mod raster;
+pub mod render;
 pub mod simplify;
 pub mod topology;
 

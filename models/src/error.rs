@@ -229,6 +229,11 @@ pub enum Error {
         path: PathBuf,
     },
 
+    // ---- model outputs ----
+    /// Depth Pro's outputs (or a focal length) could not be turned into metric depth.
+    #[error("Depth Pro: {0}")]
+    DepthPro(#[from] crate::depth_pro::PostprocessError),
+
     // ---- file system ----
     /// Reading or writing a file failed.
     #[error("{source}: {}", path.display())]
@@ -296,6 +301,7 @@ impl Error {
             | Self::Truncated { .. }
             | Self::NoSpace { .. } => ErrorKind::Download,
             Self::Io { .. } => ErrorKind::Io,
+            Self::DepthPro(_) => ErrorKind::Inference,
         }
     }
 }

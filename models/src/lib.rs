@@ -14,6 +14,7 @@
 //! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
 //! | [`resample`] | image resampling shared by the models' preprocessing |
 //! | [`triposr`] | TripoSR: preprocessing, triplane sampling, decoder MLP, the field |
+//! | [`segmentation`] | background removal with rembg-style models (u2net, IS-Net, BiRefNet) |
 //! | [`error`] | the crate's [`Error`], grouped by fault ([`ErrorKind`]) |
 //!
 //! Model wrappers build on three calls:
@@ -43,6 +44,7 @@ pub mod error;
 pub mod registry;
 pub mod resample;
 pub mod runtime;
+pub mod segmentation;
 pub mod session;
 pub mod store;
 pub mod triposr;

@@ -115,6 +115,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A volume (`img23d mesh`) has the wrong shape.
+    #[error("bad volume: expected {expected}, got {got}: {path}")]
+    BadVolume {
+        /// What the command accepts.
+        expected: String,
+        /// What the file holds.
+        got: String,
+        /// The file.
+        path: PathBuf,
+    },
+
     /// A stage failed on one input; `source` says how.
     #[error("{stage} failed: {source}: {path}")]
     Stage {
@@ -124,6 +135,17 @@ pub enum Error {
         source: img23d_meshing::Error,
         /// The input being processed.
         path: PathBuf,
+    },
+
+    /// Some of several inputs failed (each was reported as it failed).
+    #[error("{failed} of {total} inputs failed (see the errors above)")]
+    InputsFailed {
+        /// How many failed.
+        failed: usize,
+        /// How many were given.
+        total: usize,
+        /// The exit code of the first failure.
+        exit_code: i32,
     },
 }
 
@@ -140,6 +162,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::InvalidArgument { .. } | Self::OutputCollision { .. } => 2,
+            Self::InputsFailed { exit_code, .. } => *exit_code,
             _ => 1,
         }
     }

@@ -36,17 +36,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let code = match &cli.command {
-        Some(Command::Models(args)) => match img23d::models_cmd::run(args) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
-            }
-        },
-        Some(Command::Mesh(_)) | Some(Command::Depth(_)) => {
-            eprintln!("error: this subcommand is not available yet in this build");
-            2
-        }
+        Some(Command::Models(args)) => exit_code(img23d::models_cmd::run(args)),
+        Some(Command::Mesh(args)) => exit_code(img23d::mesh_cmd::run(args)),
+        Some(Command::Depth(args)) => exit_code(img23d::depth_cmd::run(args)),
         None => match RunConfig::from_args(&cli.run) {
             Ok(config) => run_main_job(&config),
             Err(e) => {
@@ -56,6 +48,18 @@ fn main() -> ExitCode {
         },
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Prints a subcommand's error (messages carry their causes and paths) and maps it to the
+/// process exit code.
+fn exit_code(result: img23d::Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
 }
 
 /// Runs every picture; a failing picture does not stop the others. Returns the exit code:

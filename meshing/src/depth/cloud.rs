@@ -66,51 +66,41 @@ pub fn point_cloud(
     let keep = |z: f32| is_valid_depth(z) && z <= max_depth;
     let rows: Vec<usize> = (0..h).step_by(stride).collect();
     let d = depth.data();
-    let count_row = |&v: &usize| -> usize {
+    let counts = super::map_indices(rows.len(), |k| {
+        let v = rows[k];
         d[v * w..(v + 1) * w]
             .iter()
             .step_by(stride)
             .filter(|&&z| keep(z))
             .count()
-    };
-    #[cfg(feature = "rayon")]
-    let counts: Vec<usize> = {
-        use rayon::prelude::*;
-        rows.par_iter().map(count_row).collect()
-    };
-    #[cfg(not(feature = "rayon"))]
-    let counts: Vec<usize> = rows.iter().map(count_row).collect();
+    });
     let total: usize = counts.iter().sum();
 
     let mut positions: Vec<[f32; 3]> = crate::limits::try_vec_with_capacity(total, "point cloud")?;
     positions.resize(total, [0.0; 3]);
-    let mut point_colors: Vec<[u8; 3]> = if colors.is_some() {
-        let mut c = crate::limits::try_vec_with_capacity(total, "point colors")?;
-        c.resize(total, [0u8; 3]);
-        c
+    let mut point_colors: Vec<[u8; 3]> = Vec::new();
+    if colors.is_some() {
+        point_colors = crate::limits::try_vec_with_capacity(total, "point colors")?;
+        point_colors.resize(total, [0u8; 3]);
+    }
+    let color_counts: Vec<usize> = if colors.is_some() {
+        counts.clone()
     } else {
-        Vec::new()
+        vec![0; counts.len()]
     };
 
-    // Split the outputs into one slice per sampled row, then fill the rows in parallel.
-    let mut jobs = Vec::with_capacity(rows.len());
-    let (mut pos_rest, mut col_rest) = (positions.as_mut_slice(), point_colors.as_mut_slice());
-    for (&v, &n) in rows.iter().zip(&counts) {
-        let (p, pr) = pos_rest.split_at_mut(n);
-        pos_rest = pr;
-        let c = if colors.is_some() {
-            let (c, cr) = col_rest.split_at_mut(n);
-            col_rest = cr;
-            c
-        } else {
-            &mut [][..]
-        };
-        jobs.push((v, p, c));
-    }
-    let fill = |(v, p, c): (usize, &mut [[f32; 3]], &mut [[u8; 3]])| {
+    // One slice of each output per sampled row, filled in parallel.
+    let jobs: Vec<_> = rows
+        .iter()
+        .copied()
+        .zip(super::split_by_counts(&mut positions, &counts))
+        .zip(super::split_by_counts(&mut point_colors, &color_counts))
+        .collect();
+    super::for_each_job(jobs, |((v, p), c)| {
+        let row = &d[v * w..(v + 1) * w];
         let mut k = 0;
         for u in (0..w).step_by(stride) {
-            let z = d[v * w + u];
+            let z = row[u];
             if !keep(z) {
                 continue;
             }
@@ -120,14 +110,7 @@ pub fn point_cloud(
             }
             k += 1;
         }
-    };
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        jobs.into_par_iter().for_each(fill);
-    }
-    #[cfg(not(feature = "rayon"))]
-    jobs.into_iter().for_each(fill);
+    });
 
     Ok(PointCloud {
         positions,

@@ -99,20 +99,58 @@ impl DepthMap {
 
     /// Minimum, median and maximum over the valid (finite, positive) pixels, or `None` when
     /// there are none. The median of an even count is the lower middle value.
+    ///
+    /// Exact, by a two-pass radix selection: positive floats order like their bit patterns,
+    /// so a histogram of the top 16 bits finds the bucket holding the median, and only that
+    /// bucket is sorted.
     pub fn stats(&self) -> Result<Option<DepthStats>> {
-        let mut valid: Vec<f32> = crate::limits::try_vec_with_capacity(self.data.len(), "depth")?;
-        valid.extend(self.data.iter().copied().filter(|&d| is_valid_depth(d)));
-        if valid.is_empty() {
+        const CHUNK: usize = 1 << 20;
+        const BINS: usize = 1 << 16;
+        let d = &self.data;
+        let chunks = d.len().div_ceil(CHUNK);
+        let partial = map_indices(chunks, |c| {
+            let mut hist = vec![0u32; BINS];
+            let (mut lo, mut hi, mut n) = (f32::INFINITY, f32::NEG_INFINITY, 0usize);
+            for &z in &d[c * CHUNK..((c + 1) * CHUNK).min(d.len())] {
+                if is_valid_depth(z) {
+                    hist[(z.to_bits() >> 16) as usize] += 1;
+                    lo = lo.min(z);
+                    hi = hi.max(z);
+                    n += 1;
+                }
+            }
+            (hist, lo, hi, n)
+        });
+        let mut hist = vec![0usize; BINS];
+        let (mut min, mut max, mut count) = (f32::INFINITY, f32::NEG_INFINITY, 0usize);
+        for (h, lo, hi, n) in &partial {
+            for (acc, &x) in hist.iter_mut().zip(h) {
+                *acc += x as usize;
+            }
+            min = min.min(*lo);
+            max = max.max(*hi);
+            count += n;
+        }
+        if count == 0 {
             return Ok(None);
         }
-        let count = valid.len();
-        let (min, max) = valid
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &d| {
-                (lo.min(d), hi.max(d))
-            });
         let mid = (count - 1) / 2;
-        let (_, median, _) = valid.select_nth_unstable_by(mid, f32::total_cmp);
+        let mut before = 0usize;
+        let mut bin = 0usize;
+        for (b, &c) in hist.iter().enumerate() {
+            if before + c > mid {
+                bin = b;
+                break;
+            }
+            before += c;
+        }
+        let mut bucket: Vec<f32> = crate::limits::try_vec_with_capacity(hist[bin], "depth median")?;
+        bucket.extend(
+            d.iter()
+                .copied()
+                .filter(|&z| is_valid_depth(z) && (z.to_bits() >> 16) as usize == bin),
+        );
+        let (_, median, _) = bucket.select_nth_unstable_by(mid - before, f32::total_cmp);
         Ok(Some(DepthStats {
             min,
             median: *median,
@@ -247,6 +285,48 @@ where
     }
 }
 
+/// `f(0), f(1), …, f(n - 1)`, in parallel with the `rayon` feature.
+pub(crate) fn map_indices<T, F>(n: usize, f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize) -> T + Send + Sync,
+{
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().map(f).collect()
+    }
+    #[cfg(not(feature = "rayon"))]
+    (0..n).map(f).collect()
+}
+
+/// Runs `f` on every job, in parallel with the `rayon` feature.
+pub(crate) fn for_each_job<J, F>(jobs: Vec<J>, f: F)
+where
+    J: Send,
+    F: Fn(J) + Send + Sync,
+{
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        jobs.into_par_iter().for_each(f);
+    }
+    #[cfg(not(feature = "rayon"))]
+    jobs.into_iter().for_each(f);
+}
+
+/// Splits `data` into consecutive runs of `counts[k]` items (which must sum to at most
+/// `data.len()`).
+pub(crate) fn split_by_counts<'a, T>(mut data: &'a mut [T], counts: &[usize]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(counts.len());
+    for &c in counts {
+        let (head, tail) = std::mem::take(&mut data).split_at_mut(c);
+        out.push(head);
+        data = tail;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +344,25 @@ mod tests {
         assert_eq!((s.min, s.median, s.max, s.valid_pixels), (1.0, 2.0, 4.0, 3));
         let none = DepthMap::new(1, 1, vec![f32::NAN], &Limits::default()).unwrap();
         assert!(none.stats().unwrap().is_none());
+        // Against a full sort, on values spread over many radix buckets and chunks.
+        let (w, h) = (1024, 3 * 1024 + 1);
+        let n = w * h;
+        let mut state = 7u32;
+        let data: Vec<f32> = (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                0.1 + 300.0 * ((state >> 8) as f32 / (1 << 24) as f32).powi(3)
+            })
+            .collect();
+        let mut sorted = data.clone();
+        sorted.sort_by(f32::total_cmp);
+        let s = DepthMap::new(w, h, data, &Limits::default())
+            .unwrap()
+            .stats()
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.median, sorted[(n - 1) / 2]);
+        assert_eq!((s.min, s.max), (sorted[0], sorted[n - 1]));
     }
 
     #[test]

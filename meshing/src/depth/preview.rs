@@ -49,6 +49,9 @@ pub fn turbo(t: f32) -> [u8; 3] {
     [0, 1, 2].map(|c| ((a[c] + (b[c] - a[c]) * f) * 255.0).round() as u8)
 }
 
+/// Entries of the colormap table the preview looks colors up in.
+const LUT_SIZE: usize = 1024;
+
 /// How [`colorize_preview`] draws.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreviewOptions {
@@ -78,28 +81,38 @@ impl Default for PreviewOptions {
 pub fn colorize_preview(depth: &DepthMap, options: &PreviewOptions) -> Result<RgbImage> {
     let (w, h) = (depth.width(), depth.height());
     let clip = |z: f32| z.clamp(PREVIEW_NEAR_M, PREVIEW_FAR_M);
-    let (mut inv_lo, mut inv_hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &z in depth.data() {
-        if is_valid_depth(z) {
-            let inv = 1.0 / clip(z);
-            inv_lo = inv_lo.min(inv);
-            inv_hi = inv_hi.max(inv);
-        }
+    // Inverse depth is monotone in depth: its range comes from the depth range.
+    let (mut z_lo, mut z_hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for (lo, hi) in super::map_indices(h, |v| {
+        depth.data()[v * w..(v + 1) * w]
+            .iter()
+            .filter(|&&z| is_valid_depth(z))
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &z| {
+                (a.min(z), b.max(z))
+            })
+    }) {
+        z_lo = z_lo.min(lo);
+        z_hi = z_hi.max(hi);
     }
-    if !inv_lo.is_finite() {
+    if !z_lo.is_finite() {
         return Err(Error::invalid_parameter(
             "depth map",
             "at least one pixel with a finite, positive depth",
             "none",
         ));
     }
+    let (inv_lo, inv_hi) = (1.0 / clip(z_hi), 1.0 / clip(z_lo));
     let span = inv_hi - inv_lo;
-    let normalise = |inv: f32| {
-        if span > 0.0 {
+    let lut: Vec<[u8; 3]> = (0..LUT_SIZE)
+        .map(|i| turbo(i as f32 / (LUT_SIZE - 1) as f32))
+        .collect();
+    let color = |inv: f32| {
+        let t = if span > 0.0 {
             (inv - inv_lo) / span
         } else {
             0.5
-        }
+        };
+        lut[((t * (LUT_SIZE - 1) as f32 + 0.5) as usize).min(LUT_SIZE - 1)]
     };
 
     // Size of the colorized map: box-average down by `down`, or enlarge by `up`.
@@ -117,7 +130,7 @@ pub fn colorize_preview(depth: &DepthMap, options: &PreviewOptions) -> Result<Rg
         ph *= up;
     }
 
-    let s = (pw / 400).clamp(1, 4);
+    let s = (pw / 320).clamp(1, 4);
     let band = if options.legend { 20 * s } else { 0 };
     let (pw32, total_h) = (
         u32::try_from(pw).unwrap_or(u32::MAX),
@@ -127,26 +140,42 @@ pub fn colorize_preview(depth: &DepthMap, options: &PreviewOptions) -> Result<Rg
     let d = depth.data();
     let buf: &mut [u8] = &mut out;
     super::for_each_row_mut(&mut buf[..pw * ph * 3], pw * 3, |py, row| {
-        for px in 0..pw {
-            let inv = if up > 1 {
-                let z = d[(py / up) * w + px / up];
-                is_valid_depth(z).then(|| 1.0 / clip(z))
-            } else {
-                // Mean inverse depth of the valid pixels in the down x down block.
-                let (y0, x0) = (py * down, px * down);
-                let (mut sum, mut n) = (0.0f32, 0u32);
-                for y in y0..(y0 + down).min(h) {
-                    for &z in &d[y * w + x0..y * w + (x0 + down).min(w)] {
-                        if is_valid_depth(z) {
-                            sum += 1.0 / clip(z);
-                            n += 1;
-                        }
-                    }
+        if up > 1 {
+            let src = &d[(py / up) * w..(py / up + 1) * w];
+            for (px, out) in row.chunks_exact_mut(3).enumerate() {
+                let z = src[px / up];
+                let c = if is_valid_depth(z) {
+                    color(1.0 / clip(z))
+                } else {
+                    [0, 0, 0]
+                };
+                out.copy_from_slice(&c);
+            }
+            return;
+        }
+        // Mean inverse depth of the valid pixels in each down x down block.
+        let mut sum = vec![0.0f32; pw];
+        let mut count = vec![0u32; pw];
+        for y in py * down..((py + 1) * down).min(h) {
+            for ((s, n), block) in sum
+                .iter_mut()
+                .zip(count.iter_mut())
+                .zip(d[y * w..(y + 1) * w].chunks(down))
+            {
+                for &z in block {
+                    let ok = is_valid_depth(z);
+                    *s += if ok { 1.0 / clip(z) } else { 0.0 };
+                    *n += u32::from(ok);
                 }
-                (n > 0).then(|| sum / n as f32)
+            }
+        }
+        for ((out, &s), &n) in row.chunks_exact_mut(3).zip(&sum).zip(&count) {
+            let c = if n > 0 {
+                color(s / n as f32)
+            } else {
+                [0, 0, 0]
             };
-            let c = inv.map_or([0, 0, 0], |i| turbo(normalise(i)));
-            row[px * 3..px * 3 + 3].copy_from_slice(&c);
+            out.copy_from_slice(&c);
         }
     });
     if options.legend {
@@ -275,13 +304,18 @@ fn draw_text(img: &mut RgbImage, text: &str, left: usize, top: usize, s: usize, 
 pub fn depth_png_millimeters(depth: &DepthMap) -> Result<ImageBuffer<Luma<u16>, Vec<u16>>> {
     let (w, h) = (depth.width(), depth.height());
     let mut mm: Vec<u16> = crate::limits::try_vec_with_capacity(w * h, "depth png")?;
-    mm.extend(depth.data().iter().map(|&z| {
-        if is_valid_depth(z) {
-            (z * 1000.0).round().clamp(1.0, 65535.0) as u16
-        } else {
-            0
+    mm.resize(w * h, 0);
+    let d = depth.data();
+    super::for_each_row_mut(&mut mm, w, |v, row| {
+        for (o, &z) in row.iter_mut().zip(&d[v * w..(v + 1) * w]) {
+            // Rounds half up; the clamp keeps 0 for "no depth".
+            *o = if is_valid_depth(z) {
+                (z * 1000.0 + 0.5).clamp(1.0, 65535.0) as u16
+            } else {
+                0
+            };
         }
-    }));
+    });
     ImageBuffer::from_raw(
         u32::try_from(w).unwrap_or(u32::MAX),
         u32::try_from(h).unwrap_or(u32::MAX),
@@ -392,6 +426,7 @@ mod tests {
         let img = colorize_preview(&d, &PreviewOptions::default()).unwrap();
         assert_eq!(img.width(), 1667);
         assert_eq!(img.height(), 4 + 20 * 4);
+        // 1667 / 320 = 5, capped at 4.
         let flat = DepthMap::new(2, 1, vec![f32::NAN; 2], &Limits::default()).unwrap();
         assert!(colorize_preview(&flat, &PreviewOptions::default()).is_err());
     }

@@ -16,7 +16,7 @@
 //!   picture textures the mesh as is. Normals come from central differences over the grid
 //!   neighbours that share a kept cell.
 
-use super::{DepthMap, Intrinsics, grid_samples, is_valid_depth};
+use super::{DepthMap, Intrinsics, grid_samples};
 use crate::mesh::{cross, length, scale, sub};
 use crate::{Error, Limits, Mesh, Result};
 
@@ -99,61 +99,49 @@ pub fn relief_mesh(
     let d = depth.data();
 
     // Full-resolution "bad" mask: invalid, beyond max depth, or a depth edge.
-    let mut bad = super::edge_mask(depth, edge_rtol)?;
-    for (b, &z) in bad.iter_mut().zip(d) {
-        *b |= !(is_valid_depth(z) && z <= max_depth);
-    }
+    let bad = super::edges::unusable_mask(depth, edge_rtol, max_depth)?;
 
-    // Cell states, one grid row of cells at a time.
-    let mut state: Vec<u8> = crate::limits::try_vec_with_capacity(cells, "relief cells")?;
-    state.resize(cells, CELL_CUT);
-    if cells > 0 {
-        super::for_each_row_mut(&mut state, gw - 1, |j, row| {
-            let (v0, v1) = (vs[j], vs[j + 1]);
-            // Per pixel column: does any pixel of rows v0..=v1 fail?
-            let col_bad: Vec<bool> = (0..w).map(|u| (v0..=v1).any(|v| bad[v * w + u])).collect();
-            for (i, s) in row.iter_mut().enumerate() {
-                let (u0, u1) = (us[i], us[i + 1]);
-                if col_bad[u0..=u1].iter().any(|&b| b) {
-                    continue;
-                }
-                let (za, zb) = (d[v0 * w + u0], d[v0 * w + u1]);
-                let (zc, zd) = (d[v1 * w + u0], d[v1 * w + u1]);
-                *s = if (za - zd).abs() < (zb - zc).abs() {
-                    CELL_DIAG_AD
-                } else {
-                    CELL_DIAG_BC
-                };
+    // Cell states in a grid padded by one cell on every side (so that the cells around
+    // any vertex can be read without bounds checks): cell (i, j) lives at
+    // `(j + 1) * pw + i + 1`.
+    let pw = gw + 1;
+    let mut padded: Vec<u8> = crate::limits::try_vec_with_capacity(pw * (gh + 1), "relief cells")?;
+    padded.resize(pw * (gh + 1), CELL_CUT);
+    super::for_each_row_mut(&mut padded[pw..pw * gh], pw, |j, row| {
+        let (v0, v1) = (vs[j], vs[j + 1]);
+        // Per pixel column: does any pixel of rows v0..=v1 fail?
+        let mut col_bad = bad[v0 * w..(v0 + 1) * w].to_vec();
+        for v in v0 + 1..=v1 {
+            for (c, &b) in col_bad.iter_mut().zip(&bad[v * w..(v + 1) * w]) {
+                *c |= b;
             }
-        });
-    }
-    let cell = |i: usize, j: usize| state[j * (gw - 1) + i];
-    let cell_kept = |i: isize, j: isize| {
-        i >= 0
-            && j >= 0
-            && (i as usize) < gw - 1
-            && (j as usize) < gh - 1
-            && cell(i as usize, j as usize) != CELL_CUT
+        }
+        for (i, s) in row[1..gw].iter_mut().enumerate() {
+            let (u0, u1) = (us[i], us[i + 1]);
+            if col_bad[u0..=u1].contains(&true) {
+                continue;
+            }
+            let (za, zb) = (d[v0 * w + u0], d[v0 * w + u1]);
+            let (zc, zd) = (d[v1 * w + u0], d[v1 * w + u1]);
+            *s = if (za - zd).abs() < (zb - zc).abs() {
+                CELL_DIAG_AD
+            } else {
+                CELL_DIAG_BC
+            };
+        }
+    });
+    drop(bad);
+    let kept = |k: usize| padded[k] != CELL_CUT;
+    // The four cells around vertex (i, j): north-west, north-east, south-west, south-east.
+    let around = |i: usize, j: usize| {
+        let (n, s) = (j * pw + i, (j + 1) * pw + i);
+        [kept(n), kept(n + 1), kept(s), kept(s + 1)]
     };
 
     // Vertex indices: row-major over the grid, only vertices of kept cells.
-    let mut index: Vec<u32> = crate::limits::try_vec_with_capacity(gw * gh, "relief vertices")?;
-    let mut next: u32 = 0;
-    for j in 0..gh as isize {
-        for i in 0..gw as isize {
-            let used = cell_kept(i - 1, j - 1)
-                || cell_kept(i, j - 1)
-                || cell_kept(i - 1, j)
-                || cell_kept(i, j);
-            if used {
-                index.push(next);
-                next += 1;
-            } else {
-                index.push(UNUSED);
-            }
-        }
-    }
-    let n = next as usize;
+    let row_used = |j: usize| (0..gw).filter(|&i| around(i, j).contains(&true)).count();
+    let vertex_counts = super::map_indices(gh, row_used);
+    let n: usize = vertex_counts.iter().sum();
     if n == 0 {
         return Err(Error::invalid_parameter(
             "depth map",
@@ -161,24 +149,63 @@ pub fn relief_mesh(
             format!("none in {w}x{h} pixels at mesh stride {stride}"),
         ));
     }
-
-    let mut positions: Vec<[f32; 3]> = crate::limits::try_vec_with_capacity(n, "relief positions")?;
-    let mut uvs: Vec<[f32; 2]> = crate::limits::try_vec_with_capacity(n, "relief uvs")?;
-    for (j, &v) in vs.iter().enumerate() {
-        for (i, &u) in us.iter().enumerate() {
-            if index[j * gw + i] != UNUSED {
-                positions.push(intrinsics.back_project_gltf(u, v, d[v * w + u]));
-                uvs.push([(u as f32 + 0.5) / w as f32, (v as f32 + 0.5) / h as f32]);
+    if u32::try_from(n).is_err() {
+        return Err(Error::Limit {
+            what: "a relief mesh".to_string(),
+            requested: format!("{n} vertices"),
+            limit: "u32 indices (raise the mesh stride)".to_string(),
+        });
+    }
+    let vertex_offsets = prefix_sums(&vertex_counts);
+    let mut index: Vec<u32> = crate::limits::try_vec_with_capacity(gw * gh, "relief vertices")?;
+    index.resize(gw * gh, UNUSED);
+    super::for_each_row_mut(&mut index, gw, |j, row| {
+        let mut next = vertex_offsets[j] as u32;
+        for (i, slot) in row.iter_mut().enumerate() {
+            if around(i, j).contains(&true) {
+                *slot = next;
+                next += 1;
             }
         }
-    }
+    });
 
-    let kept = state.iter().filter(|&&s| s != CELL_CUT).count();
+    let mut positions: Vec<[f32; 3]> = crate::limits::try_vec_with_capacity(n, "relief positions")?;
+    positions.resize(n, [0.0; 3]);
+    let mut uvs: Vec<[f32; 2]> = crate::limits::try_vec_with_capacity(n, "relief uvs")?;
+    uvs.resize(n, [0.0; 2]);
+    let (inv_w, inv_h) = (1.0 / w as f32, 1.0 / h as f32);
+    let jobs: Vec<_> = super::split_by_counts(&mut positions, &vertex_counts)
+        .into_iter()
+        .zip(super::split_by_counts(&mut uvs, &vertex_counts))
+        .enumerate()
+        .collect();
+    super::for_each_job(jobs, |(j, (p, t))| {
+        let v = vs[j];
+        let mut k = 0;
+        for (i, &u) in us.iter().enumerate() {
+            if index[j * gw + i] != UNUSED {
+                p[k] = intrinsics.back_project_gltf(u, v, d[v * w + u]);
+                t[k] = [(u as f32 + 0.5) * inv_w, (v as f32 + 0.5) * inv_h];
+                k += 1;
+            }
+        }
+    });
+
+    let triangle_counts = super::map_indices(gh - 1, |j| {
+        2 * (0..gw - 1).filter(|&i| kept((j + 1) * pw + i + 1)).count()
+    });
+    let total: usize = triangle_counts.iter().sum();
     let mut triangles: Vec<[u32; 3]> =
-        crate::limits::try_vec_with_capacity(2 * kept, "relief triangles")?;
-    for j in 0..gh - 1 {
+        crate::limits::try_vec_with_capacity(total, "relief triangles")?;
+    triangles.resize(total, [0; 3]);
+    let jobs: Vec<_> = super::split_by_counts(&mut triangles, &triangle_counts)
+        .into_iter()
+        .enumerate()
+        .collect();
+    super::for_each_job(jobs, |(j, out)| {
+        let mut k = 0;
         for i in 0..gw - 1 {
-            let s = cell(i, j);
+            let s = padded[(j + 1) * pw + i + 1];
             if s == CELL_CUT {
                 continue;
             }
@@ -186,15 +213,15 @@ pub fn relief_mesh(
             let b = index[j * gw + i + 1];
             let c = index[(j + 1) * gw + i];
             let dd = index[(j + 1) * gw + i + 1];
-            if s == CELL_DIAG_BC {
-                triangles.push([a, c, b]);
-                triangles.push([b, c, dd]);
+            let pair = if s == CELL_DIAG_BC {
+                [[a, c, b], [b, c, dd]]
             } else {
-                triangles.push([a, c, dd]);
-                triangles.push([a, dd, b]);
-            }
+                [[a, c, dd], [a, dd, b]]
+            };
+            out[k..k + 2].copy_from_slice(&pair);
+            k += 2;
         }
-    }
+    });
 
     let mut mesh = Mesh {
         positions,
@@ -203,64 +230,55 @@ pub fn relief_mesh(
         ..Mesh::default()
     };
     if normals {
-        mesh.normals = grid_normals(&mesh.positions, &index, gw, gh, &cell_kept)?;
+        let mut out: Vec<[f32; 3]> = crate::limits::try_vec_with_capacity(n, "relief normals")?;
+        out.resize(n, [0.0; 3]);
+        let positions = &mesh.positions;
+        let at = |i: usize, j: usize| positions[index[j * gw + i] as usize];
+        let jobs: Vec<_> = super::split_by_counts(&mut out, &vertex_counts)
+            .into_iter()
+            .enumerate()
+            .collect();
+        super::for_each_job(jobs, |(j, out)| {
+            let mut k = 0;
+            for i in 0..gw {
+                let [nw, ne, sw, se] = around(i, j);
+                if !(nw || ne || sw || se) {
+                    continue;
+                }
+                // Central differences over the neighbours that share a kept cell with the
+                // vertex, one-sided where one is missing; oriented like the triangles:
+                // (down - up) x (right - left).
+                let p = at(i, j);
+                let right = if ne || se { at(i + 1, j) } else { p };
+                let left = if nw || sw { at(i - 1, j) } else { p };
+                let down = if sw || se { at(i, j + 1) } else { p };
+                let up = if nw || ne { at(i, j - 1) } else { p };
+                let nrm = cross(sub(down, up), sub(right, left));
+                let l = length(nrm);
+                out[k] = if l > 0.0 && l.is_finite() {
+                    scale(nrm, 1.0 / l)
+                } else {
+                    [0.0, 0.0, 1.0]
+                };
+                k += 1;
+            }
+        });
+        mesh.normals = out;
     }
     Ok(mesh)
 }
 
-/// Unit vertex normals from central differences over the grid neighbours that share a kept
-/// cell with the vertex (one-sided where a neighbour is missing), oriented like the
-/// triangles: `(down - up) × (right - left)`.
-fn grid_normals(
-    positions: &[[f32; 3]],
-    index: &[u32],
-    gw: usize,
-    gh: usize,
-    cell_kept: &(dyn Fn(isize, isize) -> bool + Sync),
-) -> Result<Vec<[f32; 3]>> {
-    let mut normals: Vec<[f32; 3]> =
-        crate::limits::try_vec_with_capacity(positions.len(), "relief normals")?;
-    let at = |i: usize, j: usize| positions[index[j * gw + i] as usize];
-    for j in 0..gh {
-        for i in 0..gw {
-            if index[j * gw + i] == UNUSED {
-                continue;
-            }
-            let (ii, jj) = (i as isize, j as isize);
-            let p = at(i, j);
-            // The edge to the right neighbour borders cells (i, j-1) and (i, j); the other
-            // three likewise.
-            let pick = |ok: bool, i: usize, j: usize| if ok { at(i, j) } else { p };
-            let right = pick(
-                i + 1 < gw && (cell_kept(ii, jj - 1) || cell_kept(ii, jj)),
-                i + 1,
-                j,
-            );
-            let left = pick(
-                i > 0 && (cell_kept(ii - 1, jj - 1) || cell_kept(ii - 1, jj)),
-                i.wrapping_sub(1),
-                j,
-            );
-            let down = pick(
-                j + 1 < gh && (cell_kept(ii - 1, jj) || cell_kept(ii, jj)),
-                i,
-                j + 1,
-            );
-            let up = pick(
-                j > 0 && (cell_kept(ii - 1, jj - 1) || cell_kept(ii, jj - 1)),
-                i,
-                j.wrapping_sub(1),
-            );
-            let nrm = cross(sub(down, up), sub(right, left));
-            let l = length(nrm);
-            normals.push(if l > 0.0 && l.is_finite() {
-                scale(nrm, 1.0 / l)
-            } else {
-                [0.0, 0.0, 1.0]
-            });
-        }
-    }
-    Ok(normals)
+/// Exclusive prefix sums: where each row's run starts.
+fn prefix_sums(counts: &[usize]) -> Vec<usize> {
+    let mut acc = 0;
+    counts
+        .iter()
+        .map(|&c| {
+            let start = acc;
+            acc += c;
+            start
+        })
+        .collect()
 }
 
 #[cfg(test)]

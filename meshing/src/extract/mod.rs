@@ -33,8 +33,8 @@ pub use mc::EDGE_EPSILON;
 /// `values` holds one value per grid point, x fastest (`i + nx * (j + ny * k)`, see
 /// [`Grid`]); positions come out in the grid's frame. Values equal to the level count as
 /// outside; points on the faces of the grid count as outside (the mesh is closed there).
-/// NaN values are an error ([`Error::NotFinite`]); no crossing is
-/// [`Error::NoSurface`]. Sizes are checked against [`Limits::default`].
+/// NaN values are an error ([`Error::NotFinite`]); a volume entirely on one side of the
+/// level is [`Error::NoSurface`]. Sizes are checked against [`Limits::default`].
 pub fn marching_cubes(values: &[f32], grid: &Grid, surface: Surface) -> Result<Mesh> {
     marching_cubes_with_limits(values, grid, surface, &Limits::default())
 }
@@ -491,6 +491,11 @@ mod tests {
         let mut v = vec![1.0; 64];
         assert!(matches!(
             marching_cubes(&v, &grid, sdf()),
+            Err(Error::NoSurface { .. })
+        ));
+        let all_inside = vec![-1.0; 64];
+        assert!(matches!(
+            marching_cubes(&all_inside, &grid, sdf()),
             Err(Error::NoSurface { .. })
         ));
         v[21] = f32::NAN;

@@ -30,7 +30,7 @@
 use img23d_meshing::Limits;
 use img23d_meshing::depth::DepthMap;
 
-use super::preprocess::{INPUT_SIZE, resize_bilinear};
+use super::preprocess::{INPUT_SIZE, resize_bilinear_map};
 
 /// Lower clamp of the inverse depth (`depth_pro.py`, `infer`: `torch.clamp(min=1e-4)`):
 /// depth is at most 10 km.
@@ -240,20 +240,14 @@ pub fn metric_depth(
         None => (network_focal_px, FocalSource::Network),
     };
 
-    // inverse_depth = canonical * W / f_px at 1536², then resize to H x W.
+    // inverse_depth = canonical · W / f_px, resized to H × W (the scale is applied after
+    // the resize: both are linear, so only rounding differs), clamped and inverted.
     let factor = width as f32 / focal_px;
-    let inverse: Vec<f32> = canonical.iter().map(|&c| c * factor).collect();
     let mut depth = img23d_meshing::limits::try_vec_with_capacity(width * height, "depth map")?;
     depth.resize(width * height, 0.0f32);
-    resize_bilinear(&inverse, (side, side), &mut depth, (width, height));
-    {
-        use rayon::prelude::*;
-        depth.par_chunks_mut(1 << 16).for_each(|chunk| {
-            for d in chunk {
-                *d = 1.0 / d.clamp(INVERSE_DEPTH_MIN, INVERSE_DEPTH_MAX);
-            }
-        });
-    }
+    resize_bilinear_map(&canonical, (side, side), &mut depth, (width, height), |c| {
+        1.0 / (c * factor).clamp(INVERSE_DEPTH_MIN, INVERSE_DEPTH_MAX)
+    });
     Ok(MetricDepth {
         depth: DepthMap::new(width, height, depth, limits)?,
         focal_px,

@@ -72,28 +72,50 @@ impl Taps {
 ///
 /// Panics when `src` or `out` is shorter than its size says, or a size is zero (callers
 /// in this crate check sizes first).
+#[cfg(test)]
 pub(crate) fn resize_bilinear(
     src: &[f32],
     (sw, sh): (usize, usize),
     out: &mut [f32],
     (dw, dh): (usize, usize),
 ) {
+    resize_bilinear_map(src, (sw, sh), out, (dw, dh), |v| v);
+}
+
+/// [`resize_bilinear`] followed by `post` on every output value, in the same pass.
+pub(crate) fn resize_bilinear_map(
+    src: &[f32],
+    (sw, sh): (usize, usize),
+    out: &mut [f32],
+    (dw, dh): (usize, usize),
+    post: impl Fn(f32) -> f32 + Sync,
+) {
     use rayon::prelude::*;
     let tx = Taps::linear(sw, dw);
     let ty = Taps::linear(sh, dh);
-    out[..dw * dh]
-        .par_chunks_mut(dw)
-        .enumerate()
-        .for_each(|(y, row)| {
+    // Blend the two source rows first (sw values), then interpolate along the row: the
+    // same weights as PyTorch's h0·(w0·a + w1·b) + h1·(w0·c + w1·d), associated
+    // differently (equal up to float rounding).
+    out[..dw * dh].par_chunks_mut(dw).enumerate().for_each_init(
+        || vec![0.0f32; sw],
+        |blend, (y, row)| {
             let r0 = &src[ty.lo[y] * sw..(ty.lo[y] + 1) * sw];
             let r1 = &src[ty.hi[y] * sw..(ty.hi[y] + 1) * sw];
             let (h0, h1) = (ty.w_lo[y], ty.w_hi[y]);
-            for (x, o) in row.iter_mut().enumerate() {
-                let (x0, x1) = (tx.lo[x], tx.hi[x]);
-                let (w0, w1) = (tx.w_lo[x], tx.w_hi[x]);
-                *o = h0 * (w0 * r0[x0] + w1 * r0[x1]) + h1 * (w0 * r1[x0] + w1 * r1[x1]);
+            for ((b, &a), &c) in blend.iter_mut().zip(r0).zip(r1) {
+                *b = h0 * a + h1 * c;
             }
-        });
+            for ((((o, &x0), &x1), &w0), &w1) in row
+                .iter_mut()
+                .zip(&tx.lo)
+                .zip(&tx.hi)
+                .zip(&tx.w_lo)
+                .zip(&tx.w_hi)
+            {
+                *o = post(w0 * blend[x0] + w1 * blend[x1]);
+            }
+        },
+    );
 }
 
 /// The network input for `image`: `1 × 3 × 1536 × 1536` floats in `[-1, 1]`, NCHW.

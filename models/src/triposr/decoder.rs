@@ -11,7 +11,7 @@
 //!   [1, P, 3]` (QtMeshEditor's `triposr_decoder.onnx`, `nerf.onnx` of the
 //!   `triposr-onnx` repos). The planes are sampled inside with `GridSample`.
 //!
-//! The layout is read from the graph's signature ([`DecoderLayout::detect`]). In both,
+//! The layout is the contract the session's signature matches ([`DecoderLayout`]). In both,
 //! [`extract_mlp`] recognises the decoder MLP (`MatMul`+`Add` or `Gemm` layers with
 //! `x * Sigmoid(x)` between them) and reads its weights from the initializers, so the
 //! planes can be sampled in Rust and the first layer folded into them. The rest of the
@@ -20,210 +20,42 @@
 //! runs, CUDA included).
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Mutex;
 
-use ort::session::Session;
-use ort::value::TensorRef;
+use crate::session::{Contract, DType, Dim, LoadedSession, TensorSpec, TensorView};
+use crate::{RuntimeOptions, load_session};
 
 use super::mlp::{Linear, Mlp};
-use super::onnx_graph::{
-    Dim, OnnxModel, Writer, dtype, write_float_tensor, write_node, write_value_info,
-};
+use super::onnx_graph::{OnnxModel, Writer, write_float_tensor, write_node, write_value_info};
 
-/// Why a decoder could not be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DecoderError {
-    /// The graph's signature matches neither public layout.
-    #[error(
-        "the TripoSR decoder's signature is not a known layout: expected {expected}, found {found}"
-    )]
-    Layout {
-        /// What was expected.
-        expected: String,
-        /// What the graph has.
-        found: String,
-    },
-    /// ONNX Runtime failed.
-    #[error("ONNX Runtime ({stage}): {source}")]
-    Ort {
-        /// What was running.
-        stage: &'static str,
-        /// The error.
-        #[source]
-        source: ort::Error,
-    },
-    /// A session returned an output of an unexpected size.
-    #[error("{stage}: output {name} has {got} values, expected {expected}")]
-    Output {
-        /// What was running.
-        stage: &'static str,
-        /// Output name.
-        name: String,
-        /// Values expected.
-        expected: usize,
-        /// Values returned.
-        got: usize,
-    },
-}
-
-impl DecoderError {
-    fn ort(stage: &'static str) -> impl FnOnce(ort::Error) -> Self {
-        move |source| Self::Ort { stage, source }
-    }
-}
-
-/// Where a session's model comes from.
-#[derive(Debug, Clone, Copy)]
-pub enum SessionSource<'a> {
-    /// A model file.
-    File(&'a Path),
-    /// Model bytes (e.g. a generated tail graph).
-    Memory(&'a [u8]),
-}
-
-/// Creates ONNX Runtime sessions with the caller's environment, device and options.
-pub type SessionFactory<'f> = dyn Fn(SessionSource<'_>) -> Result<Session, ort::Error> + Sync + 'f;
-
-/// The two public decoder layouts, with the tensor names of the file at hand.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The two public decoder layouts. [`crate::contracts::TRIPOSR_DECODER_FIELD`] and
+/// [`crate::contracts::TRIPOSR_DECODER_MLP`] state their signatures; the layout is the
+/// contract the file's session matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecoderLayout {
-    /// `[P, F] -> [P, 4]` raw.
-    Mlp {
-        /// Input name.
-        input: String,
-        /// Output name.
-        output: String,
-        /// Features per point (`3 * channels`).
-        features: usize,
-    },
-    /// `(triplane [1,3,C,H,W], points [1,P,3]) -> (density [1,P,1], color [1,P,3])`.
-    Graph {
-        /// Triplane input name.
-        triplane: String,
-        /// Points input name.
-        points: String,
-        /// Density output name.
-        density: String,
-        /// Color output name.
-        color: String,
-        /// Channels per plane, if fixed in the signature.
-        channels: Option<usize>,
-    },
+    /// `features [P, 120] -> raw [P, 4]`.
+    Mlp,
+    /// `(triplane [1, 3, 40, 64, 64], points [1, P, 3]) -> (density [1, P, 1],
+    /// color [1, P, 3])`.
+    Graph,
 }
 
-fn describe(vs: &[super::onnx_graph::ValueInfo]) -> String {
-    vs.iter()
-        .map(|v| {
-            let dims: Vec<String> = v
-                .dims
-                .iter()
-                .map(|d| match d {
-                    Dim::Value(n) => n.to_string(),
-                    Dim::Param(p) => p.clone(),
-                    Dim::Unknown => "?".into(),
-                })
-                .collect();
-            format!("{} [{}]", v.name, dims.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn fixed(d: &Dim) -> Option<usize> {
-    match d {
-        Dim::Value(n) if *n > 0 => usize::try_from(*n).ok(),
-        _ => None,
-    }
-}
-
-impl DecoderLayout {
-    /// Reads the layout from the graph's inputs and outputs (initializers listed as
-    /// inputs, as old IR versions do, are ignored).
-    pub fn detect(model: &OnnxModel) -> Result<Self, DecoderError> {
-        let g = &model.graph;
-        let inputs: Vec<_> = g
-            .inputs
-            .iter()
-            .filter(|v| model.initializer(&v.name).is_none())
-            .cloned()
-            .collect();
-        let err = || DecoderError::Layout {
-            expected: "inputs (features [P, 3C]) -> [P, 4], or (triplane [1, 3, C, H, W], \
-                       points [1, P, 3]) -> (density [1, P, 1], color [1, P, 3])"
-                .into(),
-            found: format!(
-                "inputs {} -> outputs {}",
-                describe(&inputs),
-                describe(&g.outputs)
-            ),
-        };
-        let all_float = inputs
-            .iter()
-            .chain(&g.outputs)
-            .all(|v| v.elem_type == dtype::FLOAT);
-        if !all_float {
-            return Err(err());
-        }
-        match (inputs.as_slice(), g.outputs.as_slice()) {
-            ([x], [y]) if x.dims.len() == 2 && y.dims.len() == 2 => {
-                let features = fixed(&x.dims[1]).ok_or_else(err)?;
-                if fixed(&y.dims[1]) != Some(4) || features % 3 != 0 {
-                    return Err(err());
-                }
-                Ok(Self::Mlp {
-                    input: x.name.clone(),
-                    output: y.name.clone(),
-                    features,
-                })
-            }
-            ([a, b], [c, d]) => {
-                let is_planes = |v: &super::onnx_graph::ValueInfo| {
-                    (v.dims.len() == 5 && fixed(&v.dims[1]) == Some(3))
-                        || (v.dims.len() == 4 && fixed(&v.dims[0]) == Some(3))
-                };
-                let is_points = |v: &super::onnx_graph::ValueInfo| {
-                    v.dims.len() == 3 && fixed(&v.dims[2]) == Some(3)
-                };
-                let (planes, points) = if is_planes(a) && is_points(b) {
-                    (a, b)
-                } else if is_planes(b) && is_points(a) {
-                    (b, a)
-                } else {
-                    return Err(err());
-                };
-                let last = |v: &super::onnx_graph::ValueInfo| v.dims.last().and_then(fixed);
-                let (density, color) = match (last(c), last(d)) {
-                    (Some(1), Some(3)) => (c, d),
-                    (Some(3), Some(1)) => (d, c),
-                    _ => {
-                        // Fall back to names.
-                        let named = |v: &super::onnx_graph::ValueInfo, s: &str| {
-                            v.name.to_ascii_lowercase().contains(s)
-                        };
-                        if named(c, "dens") && (named(d, "col") || named(d, "rgb")) {
-                            (c, d)
-                        } else if named(d, "dens") && (named(c, "col") || named(c, "rgb")) {
-                            (d, c)
-                        } else {
-                            return Err(err());
-                        }
-                    }
-                };
-                let channels = planes.dims.get(planes.dims.len() - 3).and_then(fixed);
-                Ok(Self::Graph {
-                    triplane: planes.name.clone(),
-                    points: points.name.clone(),
-                    density: density.name.clone(),
-                    color: color.name.clone(),
-                    channels,
-                })
-            }
-            _ => Err(err()),
-        }
-    }
-}
+/// The contract of the MLP graphs img23d writes ([`mlp_to_onnx`]): `h [N, K] -> raw [N, 4]`.
+pub const GENERATED_MLP: Contract = Contract {
+    name: "TripoSR decoder MLP (generated)",
+    version: 1,
+    inputs: &[TensorSpec::new(
+        &["h"],
+        &[DType::F32],
+        &[Dim::Free, Dim::Free],
+    )],
+    outputs: &[TensorSpec::new(
+        &["raw"],
+        &[DType::F32],
+        &[Dim::Free, Dim::Fixed(4)],
+    )],
+    extra_outputs: false,
+};
 
 /// The decoder MLP found inside a graph.
 #[derive(Debug, Clone)]
@@ -483,36 +315,45 @@ pub fn mlp_to_onnx(layers: &[Linear], activate_input: bool) -> Vec<u8> {
 }
 
 /// An MLP graph (`[N, in] -> [N, out]`) in an ONNX Runtime session.
+#[derive(Debug)]
 pub struct OrtMlp {
-    session: Mutex<Session>,
-    input: String,
-    output: String,
+    session: Mutex<LoadedSession>,
     inputs: usize,
     outputs: usize,
 }
 
-impl std::fmt::Debug for OrtMlp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrtMlp")
-            .field("input", &self.input)
-            .field("output", &self.output)
-            .field("inputs", &self.inputs)
-            .field("outputs", &self.outputs)
-            .finish()
-    }
-}
-
 impl OrtMlp {
-    /// Wraps a session whose input `input` is `[N, inputs]` and output `output` is
+    /// Wraps a loaded session whose first input is `[N, inputs]` and first output
     /// `[N, outputs]`.
-    pub fn new(session: Session, input: &str, output: &str, inputs: usize, outputs: usize) -> Self {
+    pub fn new(session: LoadedSession, inputs: usize, outputs: usize) -> Self {
         Self {
             session: Mutex::new(session),
-            input: input.into(),
-            output: output.into(),
             inputs,
             outputs,
         }
+    }
+
+    /// Loads an MLP graph written by [`mlp_to_onnx`] (through a temporary file, as
+    /// sessions load from files).
+    pub fn from_bytes(
+        bytes: &[u8],
+        inputs: usize,
+        runtime: &RuntimeOptions,
+    ) -> Result<Self, crate::Error> {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "img23d-triposr-mlp-{}-{n}.onnx",
+            std::process::id()
+        ));
+        img23d_meshing::io::write_bytes_atomic(&path, bytes).map_err(|e| crate::Error::Io {
+            source: std::io::Error::other(e.to_string()),
+            path: path.clone(),
+        })?;
+        let loaded = load_session(&path, &GENERATED_MLP, runtime);
+        // The session holds the graph; the file is no longer needed.
+        let _ = std::fs::remove_file(&path);
+        Ok(Self::new(loaded?, inputs, 4))
     }
 
     /// Input features per row.
@@ -520,28 +361,28 @@ impl OrtMlp {
         self.inputs
     }
 
+    /// The execution provider the session runs on.
+    pub fn execution_provider(&self) -> crate::ExecutionProvider {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .execution_provider()
+    }
+
     /// Runs `rows` rows of `x` into `out`.
-    pub fn run(&self, x: &[f32], rows: usize, out: &mut [f32]) -> Result<(), DecoderError> {
-        const STAGE: &str = "TripoSR decoder MLP";
-        let tensor = TensorRef::from_array_view(([rows, self.inputs], &x[..rows * self.inputs]))
-            .map_err(DecoderError::ort(STAGE))?;
+    pub fn run(&self, x: &[f32], rows: usize, out: &mut [f32]) -> Result<(), crate::Error> {
+        let shape = [rows, self.inputs];
         let mut session = self
             .session
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(DecoderError::ort(STAGE))?;
-        let (_, y) = result[self.output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(DecoderError::ort(STAGE))?;
+        let result = session.run(&[TensorView::new(&shape, &x[..rows * self.inputs])])?;
         let expected = rows * self.outputs;
+        let y = result.first().map(|t| t.data.as_slice()).unwrap_or(&[]);
         if y.len() != expected {
-            return Err(DecoderError::Output {
-                stage: STAGE,
-                name: self.output.clone(),
-                expected,
-                got: y.len(),
+            return Err(crate::Error::Inference {
+                model: session.contract().name.to_string(),
+                reason: format!("returned {} values, expected {expected}", y.len()),
             });
         }
         out[..expected].copy_from_slice(y);
@@ -549,53 +390,18 @@ impl OrtMlp {
     }
 }
 
-/// A decoder graph that samples the triplane itself (the "graph" layout).
+/// A decoder graph that samples the triplane itself (the graph layout).
+#[derive(Debug)]
 pub struct OrtGraphDecoder {
-    session: Mutex<Session>,
-    names: [String; 4],
-    /// Whether the triplane input has the leading batch axis (`[1, 3, C, H, W]`).
-    batched: bool,
-}
-
-impl std::fmt::Debug for OrtGraphDecoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrtGraphDecoder")
-            .field("names", &self.names)
-            .field("batched", &self.batched)
-            .finish()
-    }
+    session: Mutex<LoadedSession>,
 }
 
 impl OrtGraphDecoder {
-    /// Wraps a graph-layout session; `batched` when its triplane input is rank 5.
-    pub fn new(
-        session: Session,
-        layout: &DecoderLayout,
-        batched: bool,
-    ) -> Result<Self, DecoderError> {
-        let DecoderLayout::Graph {
-            triplane,
-            points,
-            density,
-            color,
-            ..
-        } = layout
-        else {
-            return Err(DecoderError::Layout {
-                expected: "the graph layout".into(),
-                found: "the MLP-only layout".into(),
-            });
-        };
-        Ok(Self {
+    /// Wraps a session checked against [`crate::contracts::TRIPOSR_DECODER_FIELD`].
+    pub fn new(session: LoadedSession) -> Self {
+        Self {
             session: Mutex::new(session),
-            names: [
-                triplane.clone(),
-                points.clone(),
-                density.clone(),
-                color.clone(),
-            ],
-            batched,
-        })
+        }
     }
 
     /// Evaluates density (after `exp`) and color at scene-space points, for the
@@ -607,42 +413,28 @@ impl OrtGraphDecoder {
         points: &[[f32; 3]],
         density: &mut [f32],
         color: &mut [[f32; 3]],
-    ) -> Result<(), DecoderError> {
-        const STAGE: &str = "TripoSR decoder graph";
+    ) -> Result<(), crate::Error> {
         let n = points.len();
         let flat: &[f32] = points.as_flattened();
-        let mut shape = vec![3, chw[0], chw[1], chw[2]];
-        if self.batched {
-            shape.insert(0, 1);
-        }
-        let planes =
-            TensorRef::from_array_view((shape, planes)).map_err(DecoderError::ort(STAGE))?;
-        let pts =
-            TensorRef::from_array_view(([1, n, 3], flat)).map_err(DecoderError::ort(STAGE))?;
+        let plane_shape = [1, 3, chw[0], chw[1], chw[2]];
+        let point_shape = [1, n, 3];
         let mut session = self
             .session
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let result = session
-            .run(ort::inputs![
-                self.names[0].as_str() => planes,
-                self.names[1].as_str() => pts,
-            ])
-            .map_err(DecoderError::ort(STAGE))?;
-        let (_, d) = result[self.names[2].as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(DecoderError::ort(STAGE))?;
-        let (_, c) = result[self.names[3].as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(DecoderError::ort(STAGE))?;
-        if d.len() != n || c.len() != 3 * n {
-            return Err(DecoderError::Output {
-                stage: STAGE,
-                name: format!("{} / {}", self.names[2], self.names[3]),
-                expected: 4 * n,
-                got: d.len() + c.len(),
-            });
-        }
+        let out = session.run(&[
+            TensorView::new(&plane_shape, planes),
+            TensorView::new(&point_shape, flat),
+        ])?;
+        let (d, c) = match out.as_slice() {
+            [d, c, ..] if d.data.len() == n && c.data.len() == 3 * n => (&d.data, &c.data),
+            _ => {
+                return Err(crate::Error::Inference {
+                    model: session.contract().name.to_string(),
+                    reason: format!("outputs do not hold 1 + 3 values for each of {n} points"),
+                });
+            }
+        };
         density[..n].copy_from_slice(d);
         for (o, v) in color.iter_mut().zip(c.chunks_exact(3)) {
             *o = [v[0], v[1], v[2]];

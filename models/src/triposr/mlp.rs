@@ -138,7 +138,13 @@ impl Mlp {
     /// Runs layers `1..` on the first layer's pre-activation output `h1`
     /// (`[rows][layers[0].outputs]`): SiLU, then the rest. This is the tail used with
     /// folded triplanes, whose sampling already produced `h1`.
+    /// A single-layer network has no tail: `h1` is its output.
     pub fn forward_tail(&self, h1: &[f32], rows: usize, scratch: &mut [f32], out: &mut [f32]) {
+        if self.layers.len() == 1 {
+            let n = rows * self.layers[0].outputs;
+            out[..n].copy_from_slice(&h1[..n]);
+            return;
+        }
         Arch::new().dispatch(Forward {
             layers: &self.layers[1..],
             input: h1,

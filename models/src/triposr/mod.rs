@@ -15,9 +15,10 @@ pub mod mlp;
 pub mod model;
 pub mod onnx_graph;
 pub mod preprocess;
+pub mod synthetic;
 pub mod triplane;
 
-pub use decoder::{DecoderLayout, SessionFactory, SessionSource};
+pub use decoder::DecoderLayout;
 pub use field::{DENSITY_THRESHOLD, MlpExec, TriplaneField};
 pub use model::{Decoder, DecoderOptions, Encoder, MlpBackend, Normalization, TriposrError};
 pub use preprocess::{PreprocessOptions, Preprocessed, preprocess};

@@ -13,76 +13,57 @@
 //!   as published.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ort::session::Session;
-use ort::value::TensorRef;
+use crate::contracts::{TRIPOSR_DECODER_FIELD, TRIPOSR_DECODER_MLP, TRIPOSR_ENCODER};
+use crate::session::{LoadedSession, TensorView};
+use crate::{ExecutionProvider, RuntimeOptions, load_session, load_session_any};
 
-use super::decoder::{
-    DecoderError, DecoderLayout, OrtGraphDecoder, OrtMlp, SessionFactory, SessionSource,
-    extract_mlp, mlp_to_onnx,
-};
+use super::decoder::{DecoderLayout, OrtGraphDecoder, OrtMlp, extract_mlp, mlp_to_onnx};
 use super::field::{MlpExec, TriplaneField};
 use super::mlp::{Linear, Mlp};
-use super::onnx_graph::{Dim, OnnxError, OnnxModel, dtype};
+use super::onnx_graph::{OnnxError, OnnxModel};
 use super::preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocessed, normalize_imagenet};
 use super::triplane::{RADIUS, Triplane, TriplaneError};
+
+/// Features per point the decoder contracts fix (3 planes × 40 channels).
+pub const FEATURES: usize = 120;
 
 /// Everything that can go wrong running TripoSR.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TriposrError {
-    /// A model file could not be parsed.
+    /// Loading or running a session failed (missing or corrupt file, signature, device).
+    #[error(transparent)]
+    Model(#[from] crate::Error),
+    /// A model file could not be parsed for its weights.
     #[error(transparent)]
     Onnx(#[from] OnnxError),
-    /// A graph's signature does not match its contract.
-    #[error("TripoSR {model}: expected {expected}, found {found}: {path}")]
-    Contract {
-        /// `encoder` or `decoder`.
-        model: &'static str,
-        /// The contract.
-        expected: String,
-        /// What the file has.
-        found: String,
-        /// The model file.
-        path: PathBuf,
-    },
-    /// The decoder failed.
-    #[error(transparent)]
-    Decoder(#[from] DecoderError),
-    /// ONNX Runtime failed.
-    #[error("ONNX Runtime ({stage}): {source}")]
-    Ort {
-        /// What was running.
-        stage: &'static str,
-        /// The error.
-        #[source]
-        source: ort::Error,
+    /// The picture is not the encoder's input size.
+    #[error("the TripoSR encoder takes {expected}x{expected} pictures, got {got}x{got}")]
+    InputSize {
+        /// The encoder's side.
+        expected: usize,
+        /// The picture's side.
+        got: usize,
     },
     /// The triplane does not fit the decoder.
     #[error(transparent)]
     Triplane(#[from] TriplaneError),
     /// The encoder returned something other than a triplane.
     #[error(
-        "the encoder returned {got} values, expected {expected} for [1, 3, {channels}, {height}, {width}]"
+        "the TripoSR encoder returned shape {shape:?} with {got} values, expected a triplane [1, 3, C, H, W]"
     )]
     EncoderOutput {
-        /// Values expected.
-        expected: usize,
+        /// The shape returned.
+        shape: Vec<usize>,
         /// Values returned.
         got: usize,
-        /// Channels per plane.
-        channels: usize,
-        /// Plane height.
-        height: usize,
-        /// Plane width.
-        width: usize,
     },
-}
-
-fn ort_err(stage: &'static str) -> impl FnOnce(ort::Error) -> TriposrError {
-    move |source| TriposrError::Ort { stage, source }
+    /// Evaluating the field failed during a self-check.
+    #[error(transparent)]
+    Field(#[from] img23d_meshing::FieldError),
 }
 
 /// Where the encoder's ImageNet normalisation happens.
@@ -98,107 +79,28 @@ pub enum Normalization {
 }
 
 /// TripoSR's image encoder.
+#[derive(Debug)]
 pub struct Encoder {
-    session: Mutex<Session>,
-    input: String,
-    output: String,
-    size: usize,
+    session: Mutex<LoadedSession>,
     normalize_outside: bool,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for Encoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Encoder")
-            .field("input", &self.input)
-            .field("output", &self.output)
-            .field("size", &self.size)
-            .field("normalize_outside", &self.normalize_outside)
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-fn dims_text(d: &[Dim]) -> String {
-    let v: Vec<String> = d
-        .iter()
-        .map(|d| match d {
-            Dim::Value(n) => n.to_string(),
-            Dim::Param(p) => p.clone(),
-            Dim::Unknown => "?".into(),
-        })
-        .collect();
-    format!("[{}]", v.join(", "))
-}
-
-fn dim_is(d: &Dim, n: i64) -> bool {
-    match d {
-        Dim::Value(v) => *v == n,
-        _ => true, // symbolic sizes are checked on the output at run time
-    }
 }
 
 impl Encoder {
-    /// Checks the encoder's signature, decides where normalisation happens and opens
-    /// a session.
+    /// Loads the encoder against [`TRIPOSR_ENCODER`] and decides where normalisation
+    /// happens.
     pub fn load(
         path: &Path,
         normalization: Normalization,
-        factory: &SessionFactory<'_>,
+        runtime: &RuntimeOptions,
     ) -> Result<Self, TriposrError> {
-        let model = OnnxModel::read(path)?;
-        let g = &model.graph;
-        let inputs: Vec<_> = g
-            .inputs
-            .iter()
-            .filter(|v| model.initializer(&v.name).is_none())
-            .collect();
-        let contract = |found: String| TriposrError::Contract {
-            model: "encoder",
-            expected: "one float input image [1, 3, 512, 512] and one float output triplane \
-                       [1, 3, C, H, W]"
-                .into(),
-            found,
-            path: path.to_path_buf(),
-        };
-        let found = || {
-            format!(
-                "inputs {} -> outputs {}",
-                inputs
-                    .iter()
-                    .map(|v| format!("{} {}", v.name, dims_text(&v.dims)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                g.outputs
-                    .iter()
-                    .map(|v| format!("{} {}", v.name, dims_text(&v.dims)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        let ([x], [y]) = (inputs.as_slice(), g.outputs.as_slice()) else {
-            return Err(contract(found()));
-        };
-        let ok_in = x.elem_type == dtype::FLOAT
-            && x.dims.len() == 4
-            && dim_is(&x.dims[0], 1)
-            && dim_is(&x.dims[1], 3);
-        let ok_out = y.elem_type == dtype::FLOAT
-            && (y.dims.len() == 5 && dim_is(&y.dims[0], 1) && dim_is(&y.dims[1], 3)
-                || y.dims.len() == 4 && dim_is(&y.dims[0], 3));
-        if !(ok_in && ok_out) {
-            return Err(contract(found()));
-        }
-        let size = match (&x.dims[2], &x.dims[3]) {
-            (Dim::Value(h), Dim::Value(w)) if h == w && *h > 0 => *h as usize,
-            (Dim::Value(_), Dim::Value(_)) => return Err(contract(found())),
-            _ => super::preprocess::COND_IMAGE_SIZE as usize,
-        };
+        let session = load_session(path, &TRIPOSR_ENCODER, runtime)?;
         let normalize_outside = match normalization {
             Normalization::Inside => false,
             Normalization::Outside => true,
             Normalization::Auto => {
-                let inside = normalizes_input(&model, &x.name);
+                let model = OnnxModel::read(path)?;
+                let input = session.input(0).map(|t| t.name.clone()).unwrap_or_default();
+                let inside = normalizes_input(&model, &input);
                 if !inside {
                     tracing::info!(
                         path = %path.display(),
@@ -209,21 +111,15 @@ impl Encoder {
                 !inside
             }
         };
-        let session =
-            factory(SessionSource::File(path)).map_err(ort_err("loading the TripoSR encoder"))?;
         Ok(Self {
             session: Mutex::new(session),
-            input: x.name.clone(),
-            output: y.name.clone(),
-            size,
             normalize_outside,
-            path: path.to_path_buf(),
         })
     }
 
-    /// Side of the square input.
+    /// Side of the square input (512).
     pub fn input_size(&self) -> usize {
-        self.size
+        super::preprocess::COND_IMAGE_SIZE as usize
     }
 
     /// True when img23d applies ImageNet mean/std before the graph.
@@ -231,57 +127,49 @@ impl Encoder {
         self.normalize_outside
     }
 
+    /// The execution provider the encoder runs on.
+    pub fn execution_provider(&self) -> ExecutionProvider {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .execution_provider()
+    }
+
     /// Runs the encoder on a preprocessed picture.
     pub fn encode(&self, image: &Preprocessed) -> Result<Triplane, TriposrError> {
-        const STAGE: &str = "TripoSR encoder";
         let s = image.size as usize;
-        if s != self.size {
-            return Err(TriposrError::Contract {
-                model: "encoder",
-                expected: format!("a {0}x{0} input", self.size),
-                found: format!("a {s}x{s} picture"),
-                path: self.path.clone(),
+        if s != self.input_size() {
+            return Err(TriposrError::InputSize {
+                expected: self.input_size(),
+                got: s,
             });
         }
         let mut data = image.tensor.clone();
         if self.normalize_outside {
             normalize_imagenet(&mut data);
         }
-        let tensor =
-            TensorRef::from_array_view(([1, 3, s, s], &data[..])).map_err(ort_err(STAGE))?;
+        let shape = [1, 3, s, s];
         let mut session = self
             .session
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let out = session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(ort_err(STAGE))?;
-        let (shape, values) = out[self.output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(ort_err(STAGE))?;
-        let dims: Vec<usize> = shape.iter().map(|d| (*d).max(0) as usize).collect();
-        let chw = match dims[..] {
-            [1, 3, c, h, w] | [3, c, h, w] => [c, h, w],
+        let out = session.run(&[TensorView::new(&shape, &data)])?;
+        let Some(t) = out.into_iter().next() else {
+            return Err(TriposrError::EncoderOutput {
+                shape: Vec::new(),
+                got: 0,
+            });
+        };
+        let chw = match t.shape[..] {
+            [1, 3, c, h, w] => [c, h, w],
             _ => {
-                return Err(TriposrError::Contract {
-                    model: "encoder",
-                    expected: "a triplane output [1, 3, C, H, W]".into(),
-                    found: format!("{dims:?}"),
-                    path: self.path.clone(),
+                return Err(TriposrError::EncoderOutput {
+                    shape: t.shape.clone(),
+                    got: t.data.len(),
                 });
             }
         };
-        let expected = 3 * chw[0] * chw[1] * chw[2];
-        if values.len() != expected {
-            return Err(TriposrError::EncoderOutput {
-                expected,
-                got: values.len(),
-                channels: chw[0],
-                height: chw[1],
-                width: chw[2],
-            });
-        }
-        Ok(Triplane::from_nchw(values, chw[0], chw[1], chw[2])?)
+        Ok(Triplane::from_nchw(&t.data, chw[0], chw[1], chw[2])?)
     }
 }
 
@@ -362,7 +250,8 @@ fn normalizes_input(model: &OnnxModel, input: &str) -> bool {
 /// Who runs the decoder MLP once it has been read out of the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MlpBackend {
-    /// Rust on the CPU, ONNX Runtime (the session's execution provider) on a GPU.
+    /// ONNX Runtime: on a GPU it is the point, and on the CPU it measured faster than
+    /// the Rust MLP (`triposr_decoder_bench`: about 1.3x on an AMD EPYC with AVX2).
     /// By default.
     #[default]
     Auto,
@@ -379,8 +268,6 @@ pub struct DecoderOptions {
     pub fold: bool,
     /// Who runs the MLP. By default, [`MlpBackend::Auto`].
     pub backend: MlpBackend,
-    /// Whether the sessions run on a GPU (decides [`MlpBackend::Auto`]). By default, false.
-    pub accelerated: bool,
 }
 
 impl Default for DecoderOptions {
@@ -388,7 +275,6 @@ impl Default for DecoderOptions {
         Self {
             fold: true,
             backend: MlpBackend::Auto,
-            accelerated: false,
         }
     }
 }
@@ -406,12 +292,9 @@ enum Plan {
 #[derive(Debug)]
 pub struct Decoder {
     layout: DecoderLayout,
-    features: usize,
     plan: Plan,
     /// The published graph, for the graph layout (fallback and checks).
     graph: Option<Arc<OrtGraphDecoder>>,
-    /// The extracted MLP in Rust, for checks against the graph.
-    reference: Option<Arc<Mlp>>,
     note: String,
 }
 
@@ -429,169 +312,108 @@ fn noise(n: usize, seed: u64) -> Vec<f32> {
 }
 
 impl Decoder {
-    /// Reads the decoder file, picks the evaluation path (see the module docs) and opens
-    /// the sessions it needs.
+    /// Loads the decoder (either layout, picked by the contract its signature matches),
+    /// reads its MLP when it can and picks the evaluation path (see the module docs).
     pub fn load(
         path: &Path,
         options: &DecoderOptions,
-        factory: &SessionFactory<'_>,
+        runtime: &RuntimeOptions,
     ) -> Result<Self, TriposrError> {
+        let (session, which) = load_session_any(
+            path,
+            &[&TRIPOSR_DECODER_FIELD, &TRIPOSR_DECODER_MLP],
+            runtime,
+        )?;
+        let layout = if which == 0 {
+            DecoderLayout::Graph
+        } else {
+            DecoderLayout::Mlp
+        };
         let model = OnnxModel::read(path)?;
-        let layout = DecoderLayout::detect(&model)?;
-        let features = match &layout {
-            DecoderLayout::Mlp { features, .. } => Some(*features),
-            DecoderLayout::Graph { channels, .. } => channels.map(|c| 3 * c),
-        };
-        let extracted = match features {
-            Some(f) => extract_mlp(&model, f),
-            None => Err("the triplane channel count is not fixed in the signature".into()),
-        };
+        let extracted = extract_mlp(&model, FEATURES);
         let use_ort = match options.backend {
-            MlpBackend::Auto => options.accelerated,
+            MlpBackend::Auto | MlpBackend::Ort => true,
             MlpBackend::Rust => false,
-            MlpBackend::Ort => true,
         };
-        let open = |bytes: &[u8], inputs: usize| -> Result<Arc<OrtMlp>, TriposrError> {
-            let s = factory(SessionSource::Memory(bytes))
-                .map_err(ort_err("loading the TripoSR decoder MLP"))?;
-            Ok(Arc::new(OrtMlp::new(s, "h", "raw", inputs, 4)))
+        let (graph, original) = match layout {
+            DecoderLayout::Graph => (Some(Arc::new(OrtGraphDecoder::new(session))), None),
+            DecoderLayout::Mlp => (None, Some(Arc::new(OrtMlp::new(session, FEATURES, 4)))),
         };
-        let load_original =
-            || factory(SessionSource::File(path)).map_err(ort_err("loading the TripoSR decoder"));
-        let graph = match &layout {
-            DecoderLayout::Graph { triplane, .. } => {
-                let batched = model
-                    .graph
-                    .inputs
-                    .iter()
-                    .any(|v| &v.name == triplane && v.dims.len() == 5);
-                Some(Arc::new(OrtGraphDecoder::new(
-                    load_original()?,
-                    &layout,
-                    batched,
-                )?))
-            }
-            DecoderLayout::Mlp { .. } => None,
+        let published = |why: String| -> Result<Self, TriposrError> {
+            let plan = match &original {
+                Some(o) => Plan::PlainOrt(o.clone()),
+                None => Plan::Graph,
+            };
+            Ok(Self {
+                layout,
+                plan,
+                graph: graph.clone(),
+                note: format!("the decoder graph as published ({why})"),
+            })
         };
-        let (plan, reference, note) = match extracted {
-            Ok(ex) => {
-                let mlp = Arc::new(ex.mlp);
-                // For the MLP-only layout, check the Rust reading of the weights
-                // against the published graph now.
-                if let DecoderLayout::Mlp {
-                    input,
-                    output,
-                    features,
-                } = &layout
-                {
-                    let original =
-                        Arc::new(OrtMlp::new(load_original()?, input, output, *features, 4));
-                    if let Some(why) = compare_mlp(&mlp, &original)? {
-                        tracing::warn!(path = %path.display(), "{why}; running the decoder graph as published");
-                        let note = format!("decoder graph as published ({why})");
-                        return Ok(Self {
-                            layout: layout.clone(),
-                            features: *features,
-                            plan: Plan::PlainOrt(original),
-                            graph,
-                            reference: None,
-                            note,
-                        });
-                    }
-                }
-                let plan = match (options.fold, use_ort) {
-                    (true, false) => Plan::FoldedRust(mlp.clone()),
-                    (true, true) => {
-                        let tail_layers = &mlp.layers()[1..];
-                        let tail = if tail_layers.is_empty() {
-                            None
-                        } else {
-                            Some(open(
-                                &mlp_to_onnx(tail_layers, true),
-                                mlp.layers()[0].outputs,
-                            )?)
-                        };
-                        match tail {
-                            Some(tail) => Plan::FoldedOrt {
-                                first: mlp.layers()[0].clone(),
-                                tail,
-                            },
-                            None => Plan::FoldedRust(mlp.clone()),
-                        }
-                    }
-                    (false, false) => Plan::PlainRust(mlp.clone()),
-                    (false, true) => {
-                        Plan::PlainOrt(open(&mlp_to_onnx(mlp.layers(), false), mlp.inputs())?)
-                    }
-                };
-                (plan, Some(mlp), String::new())
-            }
+        let mlp = match extracted {
+            Ok(ex) => Arc::new(ex.mlp),
             Err(why) => {
-                tracing::info!(path = %path.display(), "TripoSR decoder MLP not recognised ({why}): running the graph as published");
-                match &layout {
-                    DecoderLayout::Mlp {
-                        input,
-                        output,
-                        features,
-                    } => (
-                        Plan::PlainOrt(Arc::new(OrtMlp::new(
-                            load_original()?,
-                            input,
-                            output,
-                            *features,
-                            4,
-                        ))),
-                        None,
-                        format!("decoder graph as published ({why})"),
-                    ),
-                    DecoderLayout::Graph { .. } => (
-                        Plan::Graph,
-                        None,
-                        format!("decoder graph as published ({why})"),
-                    ),
-                }
+                tracing::info!(
+                    path = %path.display(),
+                    "TripoSR decoder MLP not recognised ({why}): running the graph as published"
+                );
+                return published(format!("MLP not recognised: {why}"));
             }
         };
-        let features = features.unwrap_or(0);
+        // The MLP-only layout: check the weights read from the file against its graph.
+        if let Some(o) = &original
+            && let Some(why) = compare_mlp(&mlp, o)?
+        {
+            tracing::warn!(path = %path.display(), "{why}; running the decoder graph as published");
+            return published(why);
+        }
+        let plan = match (options.fold, use_ort) {
+            (true, false) => Plan::FoldedRust(mlp.clone()),
+            (true, true) if mlp.layers().len() > 1 => Plan::FoldedOrt {
+                first: mlp.layers()[0].clone(),
+                tail: Arc::new(OrtMlp::from_bytes(
+                    &mlp_to_onnx(&mlp.layers()[1..], true),
+                    mlp.layers()[0].outputs,
+                    runtime,
+                )?),
+            },
+            // A single layer folds entirely into the planes.
+            (true, true) => Plan::FoldedRust(mlp.clone()),
+            (false, false) => Plan::PlainRust(mlp.clone()),
+            (false, true) => Plan::PlainOrt(match &original {
+                Some(o) => o.clone(),
+                None => Arc::new(OrtMlp::from_bytes(
+                    &mlp_to_onnx(mlp.layers(), false),
+                    mlp.inputs(),
+                    runtime,
+                )?),
+            }),
+        };
         Ok(Self {
             layout,
-            features,
             plan,
             graph,
-            reference,
-            note,
+            note: String::new(),
         })
     }
 
     /// The layout the file has.
-    pub fn layout(&self) -> &DecoderLayout {
-        &self.layout
+    pub fn layout(&self) -> DecoderLayout {
+        self.layout
     }
 
     /// The field of one triplane.
     pub fn field(&self, triplane: Triplane) -> Result<TriplaneField, TriposrError> {
-        if self.features != 0 && triplane.feature_count() != self.features {
-            return Err(TriposrError::Contract {
-                model: "decoder",
-                expected: format!("a triplane with {} channels per plane", self.features / 3),
-                found: format!("{} channels", triplane.channels()),
-                path: PathBuf::new(),
-            });
+        if triplane.feature_count() != FEATURES {
+            return Err(TriplaneError::Weights {
+                expected: FEATURES * 64,
+                got: triplane.feature_count() * 64,
+                inputs: triplane.feature_count(),
+                outputs: 64,
+            }
+            .into());
         }
-        let graph_field = |why: Option<String>| -> Result<TriplaneField, TriposrError> {
-            if let Some(why) = why {
-                tracing::warn!("{why}; running the decoder graph as published");
-            }
-            match &self.graph {
-                Some(g) => Ok(TriplaneField::graph(&triplane, g.clone())),
-                None => Err(TriposrError::Contract {
-                    model: "decoder",
-                    expected: "a graph-layout decoder".into(),
-                    found: "none loaded".into(),
-                    path: PathBuf::new(),
-                }),
-            }
-        };
         let field = match &self.plan {
             Plan::FoldedRust(mlp) => {
                 TriplaneField::folded(&triplane, &mlp.layers()[0], MlpExec::Rust(mlp.clone()))?
@@ -603,30 +425,50 @@ impl Decoder {
                 TriplaneField::plain(triplane.clone(), MlpExec::Rust(mlp.clone()))
             }
             Plan::PlainOrt(s) => TriplaneField::plain(triplane.clone(), MlpExec::Ort(s.clone())),
-            Plan::Graph => return graph_field(None),
+            Plan::Graph => {
+                return self.graph_field(&triplane);
+            }
         };
-        // For the graph layout, check the Rust path against the published graph.
-        if let (Some(g), Some(_)) = (&self.graph, &self.reference)
+        // The graph layout: check the Rust sampling + MLP against the published graph.
+        if let Some(g) = &self.graph
             && let Some(why) = compare_with_graph(&field, g, &triplane)?
         {
-            return graph_field(Some(why));
+            tracing::warn!("{why}; running the decoder graph as published");
+            return self.graph_field(&triplane);
         }
         Ok(field)
+    }
+
+    fn graph_field(&self, triplane: &Triplane) -> Result<TriplaneField, TriposrError> {
+        match &self.graph {
+            Some(g) => Ok(TriplaneField::graph(triplane, g.clone())),
+            None => Err(crate::Error::Inference {
+                model: TRIPOSR_DECODER_FIELD.name.to_string(),
+                reason: "no decoder graph loaded".into(),
+            }
+            .into()),
+        }
     }
 
     /// How fields are evaluated, for logs and reports.
     pub fn describe(&self) -> String {
         let path = match &self.plan {
-            Plan::FoldedRust(_) => "Rust sampling, first layer folded into the planes, Rust MLP",
-            Plan::FoldedOrt { .. } => {
-                "Rust sampling, first layer folded into the planes, ONNX Runtime MLP"
+            Plan::FoldedRust(_) => {
+                "planes sampled in Rust with the first layer folded in, MLP in Rust".to_string()
             }
-            Plan::PlainRust(_) => "Rust sampling, Rust MLP",
-            Plan::PlainOrt(_) => "Rust sampling, ONNX Runtime MLP",
-            Plan::Graph => "decoder graph in ONNX Runtime",
+            Plan::FoldedOrt { tail, .. } => format!(
+                "planes sampled in Rust with the first layer folded in, MLP in ONNX Runtime ({})",
+                tail.execution_provider()
+            ),
+            Plan::PlainRust(_) => "planes sampled in Rust, MLP in Rust".to_string(),
+            Plan::PlainOrt(s) => format!(
+                "planes sampled in Rust, MLP in ONNX Runtime ({})",
+                s.execution_provider()
+            ),
+            Plan::Graph => "the decoder graph in ONNX Runtime".to_string(),
         };
         if self.note.is_empty() {
-            path.to_string()
+            path
         } else {
             format!("{path}; {}", self.note)
         }
@@ -677,15 +519,9 @@ fn compare_with_graph(
     )?;
     let mut d_got = vec![0.0; n];
     let mut c_got = vec![[0.0; 3]; n];
-    let fe = |e: img23d_meshing::FieldError| {
-        TriposrError::Decoder(DecoderError::Layout {
-            expected: "a working decoder".into(),
-            found: e.to_string(),
-        })
-    };
-    field.eval_scalar(&pts, &mut d_got).map_err(fe)?;
-    field.eval_color(&pts, &mut c_got).map_err(fe)?;
-    // Compare densities in log space (the raw logit), colors directly.
+    field.eval_scalar(&pts, &mut d_got)?;
+    field.eval_color(&pts, &mut c_got)?;
+    // Densities compared in log space (the raw logit), colors directly.
     let mut worst = 0.0f32;
     for i in 0..n {
         let (a, b) = (d_got[i].max(1e-30).ln(), d_want[i].max(1e-30).ln());

@@ -7,27 +7,27 @@
 //! fixtures in `models/tests/data/triposr_parity/` and checks them against onnxruntime.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use img23d_meshing::Field;
-use ort::environment::Environment;
-use ort::session::Session;
 
-use super::decoder::{DecoderLayout, SessionSource, extract_mlp};
+use super::decoder::{DecoderLayout, OrtGraphDecoder, extract_mlp};
 use super::field::{MlpExec, TriplaneField};
 use super::model::{Decoder, DecoderOptions, MlpBackend};
 use super::onnx_graph::OnnxModel;
 use super::preprocess::{PreprocessOptions, preprocess};
 use super::triplane::Triplane;
+use crate::contracts::TRIPOSR_DECODER_FIELD;
+use crate::{Device, RuntimeOptions, load_session};
 
 // BEGIN pasted from tools/triposr_reference.py
 #[rustfmt::skip]
 #[allow(clippy::excessive_precision, reason = "pasted from the reference script")]
 mod reference {
     pub const POINTS: [[f32; 3]; 8] = [[0.0, 0.0, 0.0], [0.31, -0.52, 0.77], [-0.86, 0.85, -0.12], [0.87, 0.87, 0.87], [-0.87, -0.87, -0.87], [0.95, 0.1, -0.3], [0.05, -0.6, 1.2], [0.5, 0.25, -0.4]];
-    pub const RAW: [f32; 32] = [4.199153651e+00, 3.588527652e-01, -9.338296266e-02, 2.697687087e-02, 4.288997818e+00, -6.110268223e-02, -1.341410424e-01, -5.538983477e-01, 3.898406631e+00, 3.501087504e-01, -8.208908513e-02, -2.035677523e-01, 4.008341475e+00, 8.648911080e-03, 5.363720317e-02, 2.364270024e-02, 3.883079164e+00, -1.627861571e-01, 2.531889328e-01, -9.907093977e-02, 3.928600930e+00, -2.193957065e-01, 2.083690203e-01, 6.907537852e-02, 4.146712921e+00, -4.567109420e-02, -1.596821809e-01, 1.039174906e-01, 4.443392110e+00, 2.416654728e-02, 4.553131416e-01, 9.719891949e-01];
-    pub const DENSITY: [f32; 8] = [2.451177589e+01, 2.681597569e+01, 1.814521030e+01, 2.025378066e+01, 1.786921079e+01, 1.870144756e+01, 2.325948304e+01, 3.129292738e+01];
-    pub const COLOR: [f32; 24] = [5.887626925e-01, 4.766712099e-01, 5.067438087e-01, 4.847290804e-01, 4.665149347e-01, 3.649604364e-01, 5.866439504e-01, 4.794892453e-01, 4.492830828e-01, 5.021622143e-01, 5.134060869e-01, 5.059103997e-01, 4.593930925e-01, 5.629612497e-01, 4.752525032e-01, 4.453700299e-01, 5.519045929e-01, 5.172619815e-01, 4.885842107e-01, 4.601640649e-01, 5.259560189e-01, 5.060413428e-01, 6.119017358e-01, 7.255158089e-01];
+    pub const RAW: [f32; 32] = [4.327680187e+00, 1.799815394e-01, -9.765869397e-02, -1.270743762e-01, 4.068186232e+00, 1.696406098e-01, -9.038538384e-03, -1.711353842e-01, 4.140467031e+00, 1.915917180e-01, -2.572913171e-01, -2.505132418e-01, 4.343573698e+00, 1.041967975e-01, -5.979827251e-02, -3.350369104e-02, 4.257465935e+00, 4.067736894e-01, -5.285550701e-02, 6.013148173e-02, 4.244708955e+00, 1.708390251e-01, -1.376250845e-01, -7.156422329e-02, 4.367821373e+00, 3.322113123e-01, -1.505057653e-01, -3.784571551e-02, 4.253153052e+00, -3.644431632e-02, -5.023975083e-02, 1.232764189e-01];
+    pub const DENSITY: [f32; 8] = [2.787360510e+01, 2.150286608e+01, 2.311465960e+01, 2.832015377e+01, 2.598360949e+01, 2.565424245e+01, 2.901524475e+01, 2.587178653e+01];
+    pub const COLOR: [f32; 24] = [5.448743144e-01, 4.756047120e-01, 4.682740867e-01, 5.423087379e-01, 4.977403808e-01, 4.573202677e-01, 5.477519480e-01, 4.360296786e-01, 4.376971768e-01, 5.260256570e-01, 4.850548850e-01, 4.916248606e-01, 6.003140184e-01, 4.867891987e-01, 5.150283424e-01, 5.426061814e-01, 4.656479327e-01, 4.821165759e-01, 5.822973257e-01, 4.624444243e-01, 4.905397003e-01, 4.908899292e-01, 4.874427034e-01, 5.307801339e-01];
     pub const PICTURE: [[u8; 4]; 77] = [[40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [74, 91, 26, 255], [111, 91, 39, 255], [148, 91, 52, 255], [185, 91, 65, 255], [222, 91, 78, 255], [3, 91, 91, 255], [40, 91, 104, 255], [77, 91, 117, 100], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [74, 182, 52, 255], [111, 182, 78, 255], [148, 182, 104, 255], [185, 182, 130, 255], [222, 182, 156, 255], [3, 182, 182, 255], [40, 182, 208, 255], [77, 182, 234, 100], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [74, 17, 78, 255], [111, 17, 117, 255], [148, 17, 156, 255], [185, 17, 195, 255], [222, 17, 234, 255], [3, 17, 17, 255], [40, 17, 56, 255], [77, 17, 95, 100], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [74, 108, 104, 255], [111, 108, 156, 255], [148, 108, 208, 255], [185, 108, 4, 255], [222, 108, 56, 255], [3, 108, 108, 255], [40, 108, 160, 255], [77, 108, 212, 100], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [74, 199, 130, 255], [111, 199, 195, 255], [148, 199, 4, 255], [185, 199, 69, 255], [222, 199, 134, 255], [3, 199, 199, 255], [40, 199, 8, 255], [77, 199, 73, 100], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0], [40, 40, 40, 0]];
     pub const PREPROCESSED: [f32; 108] = [4.487450980e-01, 4.556862745e-01, 3.838039216e-01, 5.009803922e-01, 4.556862745e-01, 4.021568627e-01, 5.583600713e-01, 4.556862745e-01, 4.223172906e-01, 5.355793226e-01, 4.556862745e-01, 4.431729055e-01, 3.739215686e-01, 4.556862745e-01, 4.633333333e-01, 4.673333333e-01, 4.853333333e-01, 4.899215686e-01, 3.337254902e-01, 5.352941176e-01, 1.758823529e-01, 5.078431373e-01, 5.352941176e-01, 2.676470588e-01, 6.991087344e-01, 5.352941176e-01, 3.684491979e-01, 6.231729055e-01, 5.352941176e-01, 4.727272727e-01, 8.431372549e-02, 5.352941176e-01, 5.735294118e-01, 3.956862745e-01, 5.092156863e-01, 5.321568627e-01, 3.337254902e-01, 2.755793226e-01, 3.304456328e-01, 5.078431373e-01, 2.755793226e-01, 5.028520499e-01, 6.991087344e-01, 2.755793226e-01, 6.258629071e-01, 6.231729055e-01, 2.755793226e-01, 6.226543510e-01, 8.431372549e-02, 2.755793226e-01, 3.474153298e-01, 3.956862745e-01, 4.313012478e-01, 4.744028520e-01, 3.785383244e-01, 4.114081996e-01, 4.662745098e-01, 5.051693405e-01, 4.114081996e-01, 6.386809269e-01, 6.442715929e-01, 4.114081996e-01, 3.634419057e-01, 5.890455356e-01, 4.114081996e-01, 3.602333495e-01, 1.971479501e-01, 4.114081996e-01, 4.832442068e-01, 4.236007130e-01, 4.720499109e-01, 5.151515152e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01, 4.980392157e-01];
 }
@@ -40,51 +40,17 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The reference script's triplane: `((i * 7919 + 5) % 10007) / 10007 * 2 - 1`.
 fn triplane() -> Triplane {
-    let a = img23d_meshing::npy::read_npy(&data("triplane.npy")).unwrap();
-    assert_eq!(a.shape, [3, 8, 6, 5]);
-    Triplane::from_nchw(&a.data, 8, 6, 5).unwrap()
+    let n = 3 * 40 * 64 * 64;
+    let v: Vec<f32> = (0..n as i64)
+        .map(|i| (((i * 7919 + 5) % 10007) as f64 / 10007.0 * 2.0 - 1.0) as f32)
+        .collect();
+    Triplane::from_nchw(&v, 40, 64, 64).unwrap()
 }
 
-/// ONNX Runtime for tests: `ORT_DYLIB_PATH`, else the `onnxruntime` Python package.
-pub(crate) fn test_env() -> &'static Environment {
-    static ENV: OnceLock<Environment> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let path = std::env::var_os("ORT_DYLIB_PATH")
-            .map(PathBuf::from)
-            .or_else(|| {
-                let out = std::process::Command::new("python3")
-                    .args([
-                        "-c",
-                        "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
-                    ])
-                    .output()
-                    .ok()?;
-                let dir = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("capi");
-                std::fs::read_dir(&dir)
-                    .ok()?
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .find(|p| {
-                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                            n.starts_with("libonnxruntime.so.") || n == "libonnxruntime.so"
-                        })
-                    })
-            })
-            .expect("ONNX Runtime not found: set ORT_DYLIB_PATH or pip install onnxruntime");
-        ort::init_from(&path)
-            .expect("load ONNX Runtime")
-            .build()
-            .expect("ONNX Runtime environment")
-    })
-}
-
-pub(crate) fn test_factory(src: SessionSource<'_>) -> Result<Session, ort::Error> {
-    let mut b = Session::builder(test_env())?.with_intra_threads(1)?;
-    match src {
-        SessionSource::File(p) => b.commit_from_file(p),
-        SessionSource::Memory(m) => b.commit_from_memory(m),
-    }
+fn cpu() -> RuntimeOptions {
+    RuntimeOptions::default().with_device(Device::Cpu)
 }
 
 fn check(field: &TriplaneField, what: &str) {
@@ -114,7 +80,7 @@ fn check(field: &TriplaneField, what: &str) {
 #[test]
 fn rust_field_matches_reference_plain_and_folded() {
     let model = OnnxModel::read(&data("decoder_mlp.onnx")).unwrap();
-    let mlp = Arc::new(extract_mlp(&model, 24).unwrap().mlp);
+    let mlp = Arc::new(extract_mlp(&model, 120).unwrap().mlp);
     assert_eq!(mlp.layers().len(), 3);
     let t = triplane();
     let plain = TriplaneField::plain(t.clone(), MlpExec::Rust(mlp.clone()));
@@ -137,7 +103,7 @@ fn rust_field_matches_reference_plain_and_folded() {
 #[test]
 fn mlp_graph_is_read_exactly() {
     let model = OnnxModel::read(&data("decoder_mlp.onnx")).unwrap();
-    let ex = extract_mlp(&model, 24).unwrap();
+    let ex = extract_mlp(&model, 120).unwrap();
     assert_eq!(ex.input, "features");
     assert_eq!(ex.output, "raw");
     // Raw outputs of the plain path equal the reference's raw MLP outputs.
@@ -146,7 +112,7 @@ fn mlp_graph_is_read_exactly() {
         .iter()
         .map(|p| super::triplane::to_unit(*p, 0.87))
         .collect();
-    let mut feats = vec![0.0; 8 * 24];
+    let mut feats = vec![0.0; 8 * 120];
     t.sample_concat(&unit, &mut feats);
     let mut raw = vec![0.0; 32];
     let mut scratch = vec![0.0; 2 * 8 * ex.mlp.max_width()];
@@ -156,7 +122,7 @@ fn mlp_graph_is_read_exactly() {
     }
     // The graph layout's MLP (Gemm with transB) reads the same weights.
     let graph = OnnxModel::read(&data("decoder_graph.onnx")).unwrap();
-    let gx = extract_mlp(&graph, 24).unwrap();
+    let gx = extract_mlp(&graph, 120).unwrap();
     for (a, b) in gx.mlp.layers().iter().zip(ex.mlp.layers()) {
         assert_eq!(a.weight, b.weight);
         assert_eq!(a.bias, b.bias);
@@ -165,20 +131,18 @@ fn mlp_graph_is_read_exactly() {
 
 #[test]
 fn both_layouts_all_paths_through_onnx_runtime() {
-    for file in ["decoder_mlp.onnx", "decoder_graph.onnx"] {
+    for (file, layout) in [
+        ("decoder_mlp.onnx", DecoderLayout::Mlp),
+        ("decoder_graph.onnx", DecoderLayout::Graph),
+    ] {
         for fold in [true, false] {
             for backend in [MlpBackend::Rust, MlpBackend::Ort] {
-                let opts = DecoderOptions {
-                    fold,
-                    backend,
-                    accelerated: false,
-                };
-                let dec = Decoder::load(&data(file), &opts, &test_factory).unwrap();
-                let field = dec.field(triplane()).unwrap();
-                check(
-                    &field,
-                    &format!("{file} fold={fold} {backend:?}: {}", dec.describe()),
-                );
+                let opts = DecoderOptions { fold, backend };
+                let dec = Decoder::load(&data(file), &opts, &cpu()).unwrap();
+                assert_eq!(dec.layout(), layout);
+                let what = format!("{file} fold={fold} {backend:?}: {}", dec.describe());
+                assert!(!dec.describe().contains("as published"), "{what}");
+                check(&dec.field(triplane()).unwrap(), &what);
             }
         }
     }
@@ -186,23 +150,9 @@ fn both_layouts_all_paths_through_onnx_runtime() {
 
 #[test]
 fn graph_layout_as_published() {
-    let dec = Decoder::load(
-        &data("decoder_graph.onnx"),
-        &DecoderOptions::default(),
-        &test_factory,
-    )
-    .unwrap();
-    assert!(matches!(
-        dec.layout(),
-        DecoderLayout::Graph {
-            channels: Some(8),
-            ..
-        }
-    ));
-    let model = OnnxModel::read(&data("decoder_graph.onnx")).unwrap();
-    let layout = DecoderLayout::detect(&model).unwrap();
-    let session = test_factory(SessionSource::File(&data("decoder_graph.onnx"))).unwrap();
-    let g = Arc::new(super::decoder::OrtGraphDecoder::new(session, &layout, true).unwrap());
+    let session =
+        load_session(&data("decoder_graph.onnx"), &TRIPOSR_DECODER_FIELD, &cpu()).unwrap();
+    let g = Arc::new(OrtGraphDecoder::new(session));
     check(&TriplaneField::graph(&triplane(), g), "graph as published");
 }
 
@@ -233,13 +183,215 @@ fn preprocessing_matches_reference() {
 fn unknown_layouts_are_refused() {
     // An MLP graph with 3 outputs is neither layout.
     let l = super::mlp::Linear {
-        inputs: 6,
+        inputs: 120,
         outputs: 3,
-        weight: vec![0.0; 18],
+        weight: vec![0.0; 360],
         bias: vec![0.0; 3],
     };
-    let bytes = super::decoder::mlp_to_onnx(&[l], false);
-    let model = OnnxModel::parse(&bytes).unwrap();
-    let err = DecoderLayout::detect(&model).unwrap_err();
-    assert!(err.to_string().contains("h [N, 6]"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("three.onnx");
+    std::fs::write(&path, super::decoder::mlp_to_onnx(&[l], false)).unwrap();
+    let err = Decoder::load(&path, &DecoderOptions::default(), &cpu()).unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+}
+
+#[test]
+fn mismatching_graph_falls_back_to_itself() {
+    // decoder_graph_bias2.onnx computes exp(d - 2): its MLP reads like TripoSR's but the
+    // self-check against the graph fails, so the field runs the graph as published.
+    let dec = Decoder::load(
+        &data("decoder_graph_bias2.onnx"),
+        &DecoderOptions::default(),
+        &cpu(),
+    )
+    .unwrap();
+    let field = dec.field(triplane()).unwrap();
+    assert!(field.path().contains("decoder graph"), "{}", field.path());
+    let mut d = [0.0f32; 8];
+    field.eval_scalar(&POINTS, &mut d).unwrap();
+    for i in 0..8 {
+        let want = DENSITY[i] / std::f32::consts::E;
+        assert!(
+            (d[i] - want).abs() <= 1e-5 * want,
+            "{i}: {} vs {want}",
+            d[i]
+        );
+    }
+}
+
+fn runtime_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+#[test]
+fn runtime_tiny_decoders_fold_and_agree() {
+    // The generator's real-size MLP (Gemm layers) and its single-layer field graph.
+    let t = triplane();
+    let pts: Vec<[f32; 3]> = (0..64)
+        .map(|i| {
+            let f = i as f32 / 63.0 * 1.7 - 0.85;
+            [f, -0.6 * f, 0.3 - 0.5 * f]
+        })
+        .collect();
+    for file in ["triposr_decoder_mlp.onnx", "triposr_decoder_field.onnx"] {
+        let mut results = Vec::new();
+        for (fold, backend) in [
+            (true, MlpBackend::Rust),
+            (true, MlpBackend::Ort),
+            (false, MlpBackend::Ort),
+        ] {
+            let dec = Decoder::load(
+                &runtime_data(file),
+                &DecoderOptions { fold, backend },
+                &cpu(),
+            )
+            .unwrap();
+            assert!(
+                !dec.describe().contains("as published"),
+                "{file}: {}",
+                dec.describe()
+            );
+            let field = dec.field(t.clone()).unwrap();
+            let mut d = vec![0.0f32; pts.len()];
+            let mut c = vec![[0.0f32; 3]; pts.len()];
+            field.eval_scalar(&pts, &mut d).unwrap();
+            field.eval_color(&pts, &mut c).unwrap();
+            results.push((d, c));
+        }
+        for (d, c) in &results[1..] {
+            for i in 0..pts.len() {
+                assert!(
+                    (d[i] - results[0].0[i]).abs() <= 1e-4 * d[i].abs().max(1.0),
+                    "{file} {i}"
+                );
+                for (a, b) in c[i].iter().zip(&results[0].1[i]) {
+                    assert!((a - b).abs() <= 1e-5, "{file} {i}");
+                }
+            }
+        }
+    }
+}
+
+/// Writes a tiny encoder-shaped graph: image -> [optional Sub mean, Div std] ->
+/// AveragePool 8 -> Conv 3->120 -> Reshape [1,3,40,64,64].
+fn write_encoder(path: &Path, normalised_inside: bool) {
+    use super::onnx_graph::{Writer, write_float_tensor, write_node, write_value_info};
+    let mut m = Writer::default();
+    m.varint(1, 8);
+    m.message(8, |o| {
+        o.string(1, "");
+        o.varint(2, 17);
+    });
+    m.message(7, |g| {
+        let mut x = "image";
+        if normalised_inside {
+            g.message(1, |n| {
+                write_node(n, "Sub", "sub", &["image", "mean"], &["centred"])
+            });
+            g.message(1, |n| {
+                write_node(n, "Div", "div", &["centred", "std"], &["normed"])
+            });
+            x = "normed";
+        }
+        g.message(1, |n| {
+            write_node(n, "AveragePool", "pool", &[x], &["pooled"]);
+            n.message(5, |a| {
+                a.string(1, "kernel_shape");
+                a.varint(8, 8);
+                a.varint(8, 8);
+                a.varint(20, 7);
+            });
+            n.message(5, |a| {
+                a.string(1, "strides");
+                a.varint(8, 8);
+                a.varint(8, 8);
+                a.varint(20, 7);
+            });
+        });
+        g.message(1, |n| {
+            write_node(n, "Conv", "conv", &["pooled", "w", "b"], &["feat"])
+        });
+        g.message(1, |n| {
+            write_node(n, "Reshape", "reshape", &["feat", "shape"], &["triplane"])
+        });
+        g.string(2, "tiny_encoder");
+        g.message(5, |t| {
+            write_float_tensor(t, "mean", &[1, 3, 1, 1], &[0.485, 0.456, 0.406])
+        });
+        g.message(5, |t| {
+            write_float_tensor(t, "std", &[1, 3, 1, 1], &[0.229, 0.224, 0.225])
+        });
+        let w: Vec<f32> = (0..360).map(|i| ((i % 7) as f32 - 3.0) * 0.1).collect();
+        g.message(5, |t| write_float_tensor(t, "w", &[120, 3, 1, 1], &w));
+        g.message(5, |t| write_float_tensor(t, "b", &[120], &[0.0; 120]));
+        g.message(5, |t| {
+            t.varint(1, 5);
+            t.varint(2, 7);
+            t.string(8, "shape");
+            let raw: Vec<u8> = [1i64, 3, 40, 64, 64]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            t.bytes(9, &raw);
+        });
+        g.message(11, |v| {
+            write_value_info(v, "image", &[Ok(1), Ok(3), Ok(512), Ok(512)])
+        });
+        g.message(12, |v| {
+            write_value_info(v, "triplane", &[Ok(1), Ok(3), Ok(40), Ok(64), Ok(64)])
+        });
+    });
+    std::fs::write(path, m.into_bytes()).unwrap();
+}
+
+#[test]
+fn encoder_normalisation_is_detected() {
+    use super::model::{Encoder, Normalization};
+    let dir = tempfile::tempdir().unwrap();
+    let inside = dir.path().join("inside.onnx");
+    let outside = dir.path().join("outside.onnx");
+    write_encoder(&inside, true);
+    write_encoder(&outside, false);
+    let a = Encoder::load(&inside, Normalization::Auto, &cpu()).unwrap();
+    let b = Encoder::load(&outside, Normalization::Auto, &cpu()).unwrap();
+    assert!(!a.normalizes_outside());
+    assert!(b.normalizes_outside());
+    // Both give the same triplane: the normalisation happens once, inside or outside.
+    let img = image::RgbaImage::from_fn(40, 30, |x, y| {
+        image::Rgba([(x * 6) as u8, (y * 8) as u8, 90, 255])
+    });
+    let p = preprocess(&img, &PreprocessOptions::default()).unwrap();
+    let ta = a.encode(&p).unwrap();
+    let tb = b.encode(&p).unwrap();
+    let (va, vb) = (ta.to_nchw(), tb.to_nchw());
+    assert_eq!(va.len(), 3 * 40 * 64 * 64);
+    for (x, y) in va.iter().zip(&vb) {
+        assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+    }
+    // Forcing it is honoured.
+    assert!(
+        !Encoder::load(&outside, Normalization::Inside, &cpu())
+            .unwrap()
+            .normalizes_outside()
+    );
+}
+
+#[test]
+fn runtime_tiny_encoder_gives_a_triplane() {
+    use super::model::{Encoder, Normalization};
+    let enc = Encoder::load(
+        &runtime_data("triposr_encoder.onnx"),
+        Normalization::Inside,
+        &cpu(),
+    )
+    .unwrap();
+    let img = image::RgbaImage::from_fn(50, 40, |x, y| {
+        image::Rgba([(x * 5) as u8, (y * 6) as u8, 120, 255])
+    });
+    let t = enc
+        .encode(&preprocess(&img, &PreprocessOptions::default()).unwrap())
+        .unwrap();
+    assert_eq!((t.channels(), t.height(), t.width()), (40, 64, 64));
 }

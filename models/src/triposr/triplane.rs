@@ -203,7 +203,7 @@ impl Triplane {
 
     /// Bilinear taps of normalised `(u, v)` on an `h x w` plane, `align_corners=False`,
     /// zero padding.
-    #[inline]
+    #[inline(always)]
     fn taps(&self, u: f32, v: f32) -> Taps {
         let (w, h) = (self.width, self.height);
         let ix = ((u + 1.0) * w as f32 - 1.0) * 0.5;
@@ -237,6 +237,12 @@ impl Triplane {
     /// Samples every point and concatenates the planes: `out` is `[points][3 * C]`.
     /// Points are in normalised `[-1, 1]` coordinates.
     pub fn sample_concat(&self, points: &[[f32; 3]], out: &mut [f32]) {
+        // Compiled for the best instruction set the CPU has (AVX2 on x86-64).
+        pulp::Arch::new().dispatch(|| self.sample_concat_impl(points, out));
+    }
+
+    #[inline(always)]
+    fn sample_concat_impl(&self, points: &[[f32; 3]], out: &mut [f32]) {
         let c = self.channels;
         let texels = self.height * self.width;
         for (p, row) in points.iter().zip(out.chunks_exact_mut(PLANES * c)) {
@@ -262,6 +268,11 @@ impl Triplane {
     /// Samples every point on the three planes and sums them, starting from `bias`:
     /// `out` is `[points][C]`. Used on folded planes. Points are in `[-1, 1]`.
     pub fn sample_sum(&self, points: &[[f32; 3]], bias: &[f32], out: &mut [f32]) {
+        pulp::Arch::new().dispatch(|| self.sample_sum_impl(points, bias, out));
+    }
+
+    #[inline(always)]
+    fn sample_sum_impl(&self, points: &[[f32; 3]], bias: &[f32], out: &mut [f32]) {
         let c = self.channels;
         let texels = self.height * self.width;
         for (p, dst) in points.iter().zip(out.chunks_exact_mut(c)) {

@@ -1,0 +1,727 @@
+//! Chart segmentation and flattening.
+//!
+//! Charts grow best-first over triangle adjacency: a seed triangle takes in the neighbour
+//! whose normal deviates least from the chart's area-weighted mean normal, as long as the
+//! deviation stays under the cone angle (the normal-cone clustering of "smart UV
+//! project" style unwrappers), then Lloyd iterations regrow all charts at once from
+//! their most central triangles with a compactness term ([`relax_charts`]). Each chart
+//! is then flattened by orthogonal projection onto
+//! the plane of its mean normal: with every normal inside the cone no triangle flips, and
+//! a triangle at angle `α` from the mean is compressed by `cos α` in one direction only.
+//! Charts whose projection overlaps itself (a fold seen twice along the projection
+//! direction) are split again, adding triangles only where they overlap nothing.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::Mesh;
+use crate::mesh::{cross, dot, length, sub};
+
+/// Marks "no triangle" in adjacency and chart tables.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Per-triangle data the segmentation needs.
+pub(crate) struct TriangleInfo {
+    /// Unit normal (zero for degenerate triangles).
+    pub normal: Vec<[f32; 3]>,
+    /// Area.
+    pub area: Vec<f64>,
+    /// The triangle across each edge (`t[k]`, `t[(k+1)%3]`), or [`NONE`] on borders and
+    /// non-manifold edges.
+    pub neighbours: Vec<[u32; 3]>,
+}
+
+impl TriangleInfo {
+    pub(crate) fn new(mesh: &Mesh) -> Self {
+        let n = mesh.triangles.len();
+        let mut normal = Vec::with_capacity(n);
+        let mut area = Vec::with_capacity(n);
+        for t in &mesh.triangles {
+            let [a, b, c] = t.map(|i| mesh.positions[i as usize]);
+            let cr = cross(sub(b, a), sub(c, a));
+            let l = length(cr);
+            area.push(0.5 * f64::from(l));
+            normal.push(if l > 0.0 && l.is_finite() {
+                cr.map(|x| x / l)
+            } else {
+                [0.0; 3]
+            });
+        }
+        Self {
+            normal,
+            area,
+            neighbours: neighbours(&mesh.triangles),
+        }
+    }
+}
+
+/// Edge adjacency by sorting half-edges on their undirected key; an edge shared by other
+/// than exactly two triangles is a border.
+pub(crate) fn neighbours(triangles: &[[u32; 3]]) -> Vec<[u32; 3]> {
+    let mut half: Vec<(u64, u32)> = Vec::with_capacity(triangles.len() * 3);
+    for (ti, t) in triangles.iter().enumerate() {
+        for k in 0..3 {
+            let (a, b) = (t[k], t[(k + 1) % 3]);
+            let key = (u64::from(a.min(b)) << 32) | u64::from(a.max(b));
+            half.push((key, (ti as u32) * 3 + k as u32));
+        }
+    }
+    half.sort_unstable_by_key(|h| h.0);
+    let mut out = vec![[NONE; 3]; triangles.len()];
+    let mut i = 0;
+    while i < half.len() {
+        let mut j = i + 1;
+        while j < half.len() && half[j].0 == half[i].0 {
+            j += 1;
+        }
+        if j - i == 2 {
+            let (h0, h1) = (half[i].1, half[i + 1].1);
+            out[(h0 / 3) as usize][(h0 % 3) as usize] = h1 / 3;
+            out[(h1 / 3) as usize][(h1 % 3) as usize] = h0 / 3;
+        }
+        i = j;
+    }
+    out
+}
+
+/// A chart: its triangles and the direction it is projected along.
+#[derive(Debug, Clone)]
+pub(crate) struct Chart {
+    pub triangles: Vec<u32>,
+    pub normal: [f32; 3],
+}
+
+#[derive(PartialEq)]
+struct Candidate {
+    deviation: f32,
+    triangle: u32,
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Smallest deviation first (BinaryHeap is a max-heap).
+        other
+            .deviation
+            .total_cmp(&self.deviation)
+            .then_with(|| other.triangle.cmp(&self.triangle))
+    }
+}
+
+/// Grows charts over the triangles whose `chart_of` is [`NONE`], so that every normal
+/// stays within `cos_max` of its chart's mean normal.
+pub(crate) fn grow_charts(info: &TriangleInfo, cos_max: f32, chart_of: &mut [u32]) -> Vec<Chart> {
+    let mut charts = Vec::new();
+    let mut heap = BinaryHeap::new();
+    for seed in 0..chart_of.len() {
+        if chart_of[seed] != NONE {
+            continue;
+        }
+        let id = charts.len() as u32;
+        let mut sum = [0.0f64; 3];
+        let mut mean = info.normal[seed];
+        let mut triangles = Vec::new();
+        heap.clear();
+        heap.push(Candidate {
+            deviation: 0.0,
+            triangle: seed as u32,
+        });
+        while let Some(Candidate { triangle, .. }) = heap.pop() {
+            let t = triangle as usize;
+            if chart_of[t] != NONE {
+                continue;
+            }
+            let n = info.normal[t];
+            let degenerate = n == [0.0; 3];
+            if !degenerate && !triangles.is_empty() && dot(n, mean) < cos_max {
+                continue;
+            }
+            chart_of[t] = id;
+            triangles.push(triangle);
+            for k in 0..3 {
+                sum[k] += f64::from(n[k]) * info.area[t];
+            }
+            let l = (sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]).sqrt();
+            if l > 0.0 {
+                mean = sum.map(|c| (c / l) as f32);
+            }
+            for &nb in &info.neighbours[t] {
+                if nb != NONE && chart_of[nb as usize] == NONE {
+                    let nn = info.normal[nb as usize];
+                    let deviation = if nn == [0.0; 3] {
+                        0.0
+                    } else {
+                        1.0 - dot(nn, mean)
+                    };
+                    heap.push(Candidate {
+                        deviation,
+                        triangle: nb,
+                    });
+                }
+            }
+        }
+        if mean == [0.0; 3] {
+            mean = [0.0, 0.0, 1.0];
+        }
+        charts.push(Chart {
+            triangles,
+            normal: mean,
+        });
+    }
+    charts
+}
+
+/// Lloyd-style relaxation of charts (in the manner of Variational Shape Approximation,
+/// Cohen-Steiner et al. 2004, with a compactness term): every chart restarts from its
+/// most central triangle and all charts grow at once, a triangle going to the chart
+/// that reaches it at the lowest cost
+///
+/// ```text
+/// cost = (1 - n·N_chart) / (1 - cos_max) + |centroid - seed|² / (area_chart / π)
+/// ```
+///
+/// within the normal cone (`cos_max`, or `cos_last` in the last pass). Simultaneous growth gives compact, rounder charts than
+/// growing one chart to exhaustion, which packs far better. Triangles no chart may take
+/// seed new charts.
+pub(crate) fn relax_charts(
+    mesh: &Mesh,
+    info: &TriangleInfo,
+    mut charts: Vec<Chart>,
+    cos_max: f32,
+    cos_last: f32,
+    min_charts: usize,
+    iterations: usize,
+) -> Vec<Chart> {
+    let n = info.normal.len();
+    let centroid: Vec<[f32; 3]> = mesh
+        .triangles
+        .iter()
+        .map(|t| {
+            let [a, b, c] = t.map(|i| mesh.positions[i as usize]);
+            std::array::from_fn(|k| (a[k] + b[k] + c[k]) / 3.0)
+        })
+        .collect();
+    let dist2 = |a: [f32; 3], b: [f32; 3]| {
+        let d = sub(a, b);
+        dot(d, d)
+    };
+    let mut chart_of = vec![NONE; n];
+    let mut heap: BinaryHeap<(Candidate, u32)> = BinaryHeap::new();
+    for iteration in 0..iterations {
+        // The last pass may take triangles a little further from the proxy, so that
+        // boundary slivers join a neighbour instead of forming charts of their own.
+        let cos_accept = if iteration + 1 == iterations {
+            cos_last
+        } else {
+            cos_max
+        };
+        // Tiny charts do not get a seed: their triangles join neighbours (or, where they
+        // cannot, come back as leftovers below).
+        let total: f64 = info.area.iter().sum();
+        let chart_area = |c: &Chart| {
+            c.triangles
+                .iter()
+                .map(|&t| info.area[t as usize])
+                .sum::<f64>()
+        };
+        if charts.len() > 1 {
+            charts.retain(|c| chart_area(c) >= 0.002 * total);
+        }
+        // Seeds and proxies from the current charts.
+        let mut seeds = Vec::with_capacity(charts.len());
+        for chart in &charts {
+            let mut area = 0.0f64;
+            let mut c = [0.0f64; 3];
+            for &t in &chart.triangles {
+                let a = info.area[t as usize];
+                area += a;
+                for k in 0..3 {
+                    c[k] += a * f64::from(centroid[t as usize][k]);
+                }
+            }
+            let c = if area > 0.0 {
+                c.map(|x| (x / area) as f32)
+            } else {
+                centroid[chart.triangles[0] as usize]
+            };
+            let seed = chart
+                .triangles
+                .iter()
+                .copied()
+                .min_by(|&a, &b| {
+                    dist2(centroid[a as usize], c).total_cmp(&dist2(centroid[b as usize], c))
+                })
+                .unwrap_or(chart.triangles[0]);
+            let radius2 = (area / std::f64::consts::PI).max(1e-30) as f32;
+            seeds.push((seed, chart.normal, radius2));
+        }
+        // Too few charts pack coarsely (one big chart that does not fit wastes a lot):
+        // split the largest by adding a seed at its triangle farthest from the first.
+        let mut order: Vec<usize> = (0..charts.len()).collect();
+        order.sort_by(|&a, &b| seeds[b].2.total_cmp(&seeds[a].2));
+        for &ci in order.iter().take(min_charts.saturating_sub(seeds.len())) {
+            let (seed, normal, radius2) = seeds[ci];
+            let far = charts[ci]
+                .triangles
+                .iter()
+                .copied()
+                .max_by(|&a, &b| {
+                    dist2(centroid[a as usize], centroid[seed as usize])
+                        .total_cmp(&dist2(centroid[b as usize], centroid[seed as usize]))
+                })
+                .unwrap_or(seed);
+            if far != seed {
+                seeds[ci].2 = radius2 * 0.5;
+                seeds.push((far, normal, radius2 * 0.5));
+            }
+        }
+        chart_of.fill(NONE);
+        heap.clear();
+        for (ci, &(seed, _, _)) in seeds.iter().enumerate() {
+            heap.push((
+                Candidate {
+                    deviation: 0.0,
+                    triangle: seed,
+                },
+                ci as u32,
+            ));
+        }
+        let norm = (1.0 - cos_max).max(1e-6);
+        while let Some((Candidate { triangle, .. }, ci)) = heap.pop() {
+            let t = triangle as usize;
+            if chart_of[t] != NONE {
+                continue;
+            }
+            chart_of[t] = ci;
+            let (seed, normal, radius2) = seeds[ci as usize];
+            let seed_c = centroid[seed as usize];
+            for &nb in &info.neighbours[t] {
+                if nb == NONE || chart_of[nb as usize] != NONE {
+                    continue;
+                }
+                let nn = info.normal[nb as usize];
+                let d = if nn == [0.0; 3] { 1.0 } else { dot(nn, normal) };
+                if d < cos_accept {
+                    continue;
+                }
+                let cost = (1.0 - d) / norm + dist2(centroid[nb as usize], seed_c) / radius2;
+                heap.push((
+                    Candidate {
+                        deviation: cost,
+                        triangle: nb,
+                    },
+                    ci,
+                ));
+            }
+        }
+        let mut next: Vec<Chart> = seeds
+            .iter()
+            .map(|&(_, normal, _)| Chart {
+                triangles: Vec::new(),
+                normal,
+            })
+            .collect();
+        for (t, &c) in chart_of.iter().enumerate() {
+            if c != NONE {
+                next[c as usize].triangles.push(t as u32);
+            }
+        }
+        // Fresh proxies: area-weighted mean normals.
+        for chart in &mut next {
+            let mut sum = [0.0f64; 3];
+            for &t in &chart.triangles {
+                let (n, a) = (info.normal[t as usize], info.area[t as usize]);
+                for (s, c) in sum.iter_mut().zip(n) {
+                    *s += f64::from(c) * a;
+                }
+            }
+            let l = (sum[0] * sum[0] + sum[1] * sum[1] + sum[2] * sum[2]).sqrt();
+            if l > 0.0 {
+                chart.normal = sum.map(|c| (c / l) as f32);
+            }
+        }
+        if iteration + 1 == iterations {
+            // Leftovers (mostly single triangles where three charts meet) join an
+            // adjacent chart whose proxy they face within `cos_last`, if any.
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for t in 0..n {
+                    if chart_of[t] != NONE {
+                        continue;
+                    }
+                    let nt = info.normal[t];
+                    let best = info.neighbours[t]
+                        .iter()
+                        .filter(|&&nb| nb != NONE && chart_of[nb as usize] != NONE)
+                        .map(|&nb| chart_of[nb as usize])
+                        .map(|c| {
+                            (
+                                c,
+                                if nt == [0.0; 3] {
+                                    1.0
+                                } else {
+                                    dot(nt, next[c as usize].normal)
+                                },
+                            )
+                        })
+                        .filter(|&(_, d)| d >= cos_last)
+                        .max_by(|a, b| a.1.total_cmp(&b.1));
+                    if let Some((c, _)) = best {
+                        chart_of[t] = c;
+                        next[c as usize].triangles.push(t as u32);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        next.retain(|c| !c.triangles.is_empty());
+        // Unreached triangles start charts of their own.
+        next.extend(grow_charts(info, cos_max, &mut chart_of));
+        charts = next;
+    }
+    charts
+}
+
+/// An orthonormal basis `(u, v)` of the plane perpendicular to unit `n`, with
+/// `u × v = n` (so triangles facing `n` keep their counter-clockwise winding).
+pub(crate) fn plane_basis(n: [f32; 3]) -> ([f32; 3], [f32; 3]) {
+    let helper = if n[0].abs() < 0.9 {
+        [1.0, 0.0, 0.0]
+    } else {
+        [0.0, 1.0, 0.0]
+    };
+    let u = cross(helper, n);
+    let lu = length(u);
+    let u = u.map(|c| c / lu);
+    let v = cross(n, u);
+    (u, v)
+}
+
+/// Twice the signed area of 2D triangle `p`.
+#[inline]
+pub(crate) fn area2(p: [[f64; 2]; 3]) -> f64 {
+    (p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[2][0] - p[0][0]) * (p[1][1] - p[0][1])
+}
+
+/// True when the interiors of 2D triangles `a` and `b` (both counter-clockwise) overlap
+/// by more than `eps` along every separating-axis candidate.
+pub(crate) fn triangles_overlap(a: &[[f64; 2]; 3], b: &[[f64; 2]; 3], eps: f64) -> bool {
+    // Bounding boxes first: most candidate pairs end here.
+    for k in 0..2 {
+        let amax = a[0][k].max(a[1][k]).max(a[2][k]);
+        let amin = a[0][k].min(a[1][k]).min(a[2][k]);
+        let bmax = b[0][k].max(b[1][k]).max(b[2][k]);
+        let bmin = b[0][k].min(b[1][k]).min(b[2][k]);
+        if amax <= bmin + eps || bmax <= amin + eps {
+            return false;
+        }
+    }
+    for (tri, other) in [(a, b), (b, a)] {
+        for k in 0..3 {
+            let p = tri[k];
+            let q = tri[(k + 1) % 3];
+            // Outward (unnormalised) normal of a counter-clockwise edge.
+            let axis = [q[1] - p[1], p[0] - q[0]];
+            let len = (axis[0].abs() + axis[1].abs()).max(f64::MIN_POSITIVE);
+            let proj = |v: [f64; 2]| v[0] * axis[0] + v[1] * axis[1];
+            let edge = proj(p);
+            let other_min = proj(other[0]).min(proj(other[1])).min(proj(other[2]));
+            // `len` (an L1 length) only scales the tolerance.
+            if other_min >= edge - eps * len {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// A uniform grid over a chart's 2D bounding box that buckets triangles by the cells
+/// their bounding boxes touch, in compressed rows (one allocation for all cells).
+pub(crate) struct OverlapGrid {
+    origin: [f64; 2],
+    inv_cell: f64,
+    dims: [usize; 2],
+    start: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl OverlapGrid {
+    /// Buckets the triangles `corners[i]` for which `keep(i)` holds.
+    pub(crate) fn new(corners: &[[[f64; 2]; 3]], keep: impl Fn(usize) -> bool) -> Self {
+        let mut lo = [f64::INFINITY; 2];
+        let mut hi = [f64::NEG_INFINITY; 2];
+        for p in corners.iter().flatten() {
+            for k in 0..2 {
+                lo[k] = lo[k].min(p[k]);
+                hi[k] = hi[k].max(p[k]);
+            }
+        }
+        let size = [(hi[0] - lo[0]).max(1e-12), (hi[1] - lo[1]).max(1e-12)];
+        // About one triangle per cell.
+        let cell = (size[0] * size[1] / corners.len().max(1) as f64)
+            .sqrt()
+            .max(1e-12)
+            * 1.5;
+        let dims = [
+            ((size[0] / cell).ceil() as usize).clamp(1, 2048),
+            ((size[1] / cell).ceil() as usize).clamp(1, 2048),
+        ];
+        let cell = (size[0] / dims[0] as f64).max(size[1] / dims[1] as f64);
+        let mut grid = Self {
+            origin: lo,
+            inv_cell: 1.0 / cell,
+            dims,
+            start: vec![0; dims[0] * dims[1] + 1],
+            ids: Vec::new(),
+        };
+        for (i, t) in corners.iter().enumerate() {
+            if keep(i) {
+                let (a, b) = grid.range(t);
+                for y in a[1]..=b[1] {
+                    for x in a[0]..=b[0] {
+                        grid.start[y * dims[0] + x + 1] += 1;
+                    }
+                }
+            }
+        }
+        for c in 1..grid.start.len() {
+            grid.start[c] += grid.start[c - 1];
+        }
+        let mut fill = grid.start.clone();
+        grid.ids = vec![0; *grid.start.last().unwrap_or(&0) as usize];
+        for (i, t) in corners.iter().enumerate() {
+            if keep(i) {
+                let (a, b) = grid.range(t);
+                for y in a[1]..=b[1] {
+                    for x in a[0]..=b[0] {
+                        let c = y * dims[0] + x;
+                        grid.ids[fill[c] as usize] = i as u32;
+                        fill[c] += 1;
+                    }
+                }
+            }
+        }
+        grid
+    }
+
+    fn range(&self, t: &[[f64; 2]; 3]) -> ([usize; 2], [usize; 2]) {
+        let mut lo = [0usize; 2];
+        let mut hi = [0usize; 2];
+        for k in 0..2 {
+            let mn = t[0][k].min(t[1][k]).min(t[2][k]);
+            let mx = t[0][k].max(t[1][k]).max(t[2][k]);
+            let c = |x: f64| {
+                (((x - self.origin[k]) * self.inv_cell).max(0.0) as usize).min(self.dims[k] - 1)
+            };
+            lo[k] = c(mn);
+            hi[k] = c(mx);
+        }
+        (lo, hi)
+    }
+
+    /// Calls `f` with every id stored in a cell that `t`'s bounding box touches (an id
+    /// may come more than once); stops early when `f` returns true.
+    pub(crate) fn any_near(&self, t: &[[f64; 2]; 3], mut f: impl FnMut(u32) -> bool) -> bool {
+        let (lo, hi) = self.range(t);
+        for y in lo[1]..=hi[1] {
+            for x in lo[0]..=hi[0] {
+                let c = y * self.dims[0] + x;
+                for &id in &self.ids[self.start[c] as usize..self.start[c + 1] as usize] {
+                    if f(id) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Projects `chart` and splits it into pieces whose projections do not overlap (and
+/// whose triangles all face the projection direction). Returns the pieces with their
+/// triangles' 2D corners (counter-clockwise), in the same order as each piece's list.
+pub(crate) fn flatten_chart(
+    mesh: &Mesh,
+    info: &TriangleInfo,
+    chart: Chart,
+    cos_limit: f32,
+) -> Vec<(Chart, Vec<[[f64; 2]; 3]>)> {
+    let (u, v) = plane_basis(chart.normal);
+    let project = |p: [f32; 3]| [f64::from(dot(p, u)), f64::from(dot(p, v))];
+    let corners: Vec<[[f64; 2]; 3]> = chart
+        .triangles
+        .iter()
+        .map(|&t| mesh.triangles[t as usize].map(|i| project(mesh.positions[i as usize])))
+        .collect();
+    let extent = corners
+        .iter()
+        .flatten()
+        .fold([f64::INFINITY, f64::NEG_INFINITY], |acc, p| {
+            [acc[0].min(p[0].min(p[1])), acc[1].max(p[0].max(p[1]))]
+        });
+    let eps = 1e-7 * (extent[1] - extent[0]).max(1e-12);
+    // Triangles of (numerically) zero projected area cover nothing: never in conflict.
+    let flat: Vec<bool> = corners
+        .iter()
+        .map(|c| area2(*c).abs() <= eps * eps)
+        .collect();
+
+    // Facing check: a triangle too oblique (or flipped) to the final mean normal leaves.
+    let ok: Vec<bool> = chart
+        .triangles
+        .iter()
+        .zip(&corners)
+        .map(|(&t, c)| {
+            let n = info.normal[t as usize];
+            n == [0.0; 3] || (dot(n, chart.normal) >= cos_limit && area2(*c) > 0.0)
+        })
+        .collect();
+    let ok: Vec<bool> = ok.iter().zip(&flat).map(|(&o, &f)| o || f).collect();
+    let grid = OverlapGrid::new(&corners, |i| ok[i] && !flat[i]);
+    let tris = &mesh.triangles;
+    let shares_edge = |a: u32, b: u32| {
+        let (ta, tb) = (tris[a as usize], tris[b as usize]);
+        ta.iter().filter(|i| tb.contains(i)).count() >= 2
+    };
+    let overlapping = (0..corners.len()).any(|i| {
+        ok[i]
+            && !flat[i]
+            && grid.any_near(&corners[i], |j| {
+                let j = j as usize;
+                j > i
+                    && !shares_edge(chart.triangles[i], chart.triangles[j])
+                    && triangles_overlap(&corners[i], &corners[j], eps)
+            })
+    });
+    if !overlapping && ok.iter().all(|&b| b) {
+        return vec![(chart, corners)];
+    }
+
+    // Split: grow pieces over the chart's adjacency, taking a triangle only where it
+    // overlaps nothing already in the piece. Rejected (non-facing) triangles come back
+    // as their own pieces, to be re-charted by the caller.
+    let local: std::collections::HashMap<u32, usize> = chart
+        .triangles
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, i))
+        .collect();
+    let mut piece_of = vec![NONE; corners.len()];
+    let mut pieces = Vec::new();
+    let mut stack = Vec::new();
+    for seed in 0..corners.len() {
+        if piece_of[seed] != NONE || !ok[seed] {
+            continue;
+        }
+        let id = pieces.len() as u32;
+        let mut members = Vec::new();
+        stack.clear();
+        stack.push(seed);
+        while let Some(i) = stack.pop() {
+            if piece_of[i] != NONE {
+                continue;
+            }
+            let clash = !flat[i]
+                && grid.any_near(&corners[i], |j| {
+                    let j = j as usize;
+                    piece_of[j] == id
+                        && !shares_edge(chart.triangles[i], chart.triangles[j])
+                        && triangles_overlap(&corners[i], &corners[j], eps)
+                });
+            if clash {
+                continue;
+            }
+            piece_of[i] = id;
+            members.push(i);
+            for &nb in &info.neighbours[chart.triangles[i] as usize] {
+                if let Some(&j) = local.get(&nb)
+                    && piece_of[j] == NONE
+                    && ok[j]
+                {
+                    stack.push(j);
+                }
+            }
+        }
+        pieces.push(members);
+    }
+    let mut out: Vec<(Chart, Vec<[[f64; 2]; 3]>)> = pieces
+        .into_iter()
+        .map(|members| {
+            (
+                Chart {
+                    triangles: members.iter().map(|&i| chart.triangles[i]).collect(),
+                    normal: chart.normal,
+                },
+                members.iter().map(|&i| corners[i]).collect(),
+            )
+        })
+        .collect();
+    // Non-facing triangles: returned with empty corners to signal "re-chart me".
+    let rejected: Vec<u32> = (0..corners.len())
+        .filter(|&i| !ok[i])
+        .map(|i| chart.triangles[i])
+        .collect();
+    if !rejected.is_empty() {
+        out.push((
+            Chart {
+                triangles: rejected,
+                normal: chart.normal,
+            },
+            Vec::new(),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_test_separates_touching_triangles() {
+        let a = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]];
+        // Shares the hypotenuse: touching, not overlapping.
+        let b = [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+        assert!(!triangles_overlap(&a, &b, 1e-9));
+        // Shares a vertex only.
+        let c = [[0.0, 0.0], [-1.0, 0.0], [0.0, -1.0]];
+        assert!(area2(c) > 0.0);
+        assert!(!triangles_overlap(&a, &c, 1e-9));
+        // Clearly overlapping.
+        let d = [[0.2, 0.2], [1.2, 0.2], [0.2, 1.2]];
+        assert!(triangles_overlap(&a, &d, 1e-9));
+        // Contained.
+        let e = [[0.1, 0.1], [0.3, 0.1], [0.1, 0.3]];
+        assert!(triangles_overlap(&a, &e, 1e-9));
+    }
+
+    #[test]
+    fn adjacency_of_a_tetrahedron() {
+        let tris = [[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]];
+        let nb = neighbours(&tris);
+        for (t, n) in nb.iter().enumerate() {
+            assert!(n.iter().all(|&x| x != NONE && x as usize != t), "{nb:?}");
+        }
+        // Edge (0,2) of triangle 0 is shared with triangle 2.
+        assert_eq!(nb[0][0], 2);
+    }
+
+    #[test]
+    fn basis_is_right_handed() {
+        for n in [
+            [0.0, 0.0, 1.0],
+            [1.0, 0.0, 0.0],
+            [0.0, -1.0, 0.0],
+            [0.6, 0.0, 0.8],
+        ] {
+            let (u, v) = plane_basis(n);
+            let c = cross(u, v);
+            assert!((0..3).all(|k| (c[k] - n[k]).abs() < 1e-6), "{n:?}");
+        }
+    }
+}

@@ -1,0 +1,639 @@
+//! UV atlas: cuts any triangle mesh into charts, flattens each with low stretch and packs
+//! them into the texture square with padding, so that no two triangles overlap in UV
+//! space. The result is a new [`Mesh`] whose vertices are split along chart seams
+//! (positions, normals and colors copied), with `uvs` set.
+//!
+//! Stages (see the submodules):
+//!
+//! 1. `charts`: best-first growth of charts over edge adjacency under a normal-cone
+//!    bound, a few Lloyd iterations that regrow all charts at once from their most
+//!    central triangles (compact charts pack well), orthogonal projection of each chart
+//!    along its mean normal, and splitting of any chart whose projection overlaps itself;
+//! 2. `pack`: minimum-area-rectangle orientation, then raster packing of the charts'
+//!    dilated cell masks (largest first, lowest free position, four quarter turns) at the
+//!    largest scale that fits;
+//! 3. measurement: texel utilisation (texel centres covered at the target texture size)
+//!    and stretch (Sander et al. 2001, "Texture mapping progressive meshes": the
+//!    normalised L2 stretch over the surface, and the worst anisotropy σ1/σ2).
+
+mod charts;
+mod pack;
+
+pub(crate) use charts::area2 as area2_f64;
+
+use serde::Serialize;
+
+use crate::raster::RasterTriangle;
+use crate::{Error, Limits, Mesh, Result};
+
+/// Charts fewer than this pack coarsely (one large chart that does not fit wastes a lot
+/// of the square); relaxation splits the largest charts until there are this many.
+const MIN_CHARTS: usize = 16;
+/// Lloyd iterations of the chart relaxation.
+const RELAX_ITERATIONS: usize = 3;
+
+/// Settings of [`build_atlas`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AtlasOptions {
+    /// Side of the square texture the atlas is packed for, in texels. Padding and
+    /// utilisation refer to it. By default, 1024.
+    pub texture_size: u32,
+    /// Empty texels between charts (and half of it at the texture border), so that
+    /// bilinear filtering and the first mipmap levels never mix charts. By default, 4.
+    pub padding: u32,
+    /// Largest angle, in degrees, between a triangle's normal and its chart's mean
+    /// normal. Larger angles give fewer charts and seams but more stretch (a triangle at
+    /// angle `a` is compressed by `cos a` across). By default, 50.
+    pub max_chart_angle_deg: f32,
+    /// Size caps. By default, [`Limits::default`].
+    pub limits: Limits,
+}
+
+impl Default for AtlasOptions {
+    fn default() -> Self {
+        Self {
+            texture_size: 1024,
+            padding: 4,
+            max_chart_angle_deg: 50.0,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Figures about an atlas, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AtlasStats {
+    /// Number of charts.
+    pub charts: usize,
+    /// Fraction of the texture's texels whose centre lies in some triangle.
+    pub utilisation: f64,
+    /// Normalised L2 stretch (Sander et al.): 1 when every triangle keeps its shape and
+    /// the texel density is uniform; larger is worse.
+    pub stretch_l2: f64,
+    /// Worst triangle anisotropy: the ratio of the largest to the smallest singular
+    /// value of its 3D-to-UV map (1 for no shape distortion).
+    pub stretch_max: f64,
+    /// Texels per unit of length (per meter in the glTF frame).
+    pub texels_per_unit: f64,
+    /// Vertices of the input mesh.
+    pub input_vertices: usize,
+    /// Vertices of the output mesh (seams duplicate vertices).
+    pub output_vertices: usize,
+}
+
+/// A mesh with UVs and the figures describing its atlas.
+#[derive(Debug, Clone)]
+pub struct Atlas {
+    /// The mesh, split along chart seams, with `uvs` (origin top-left, in `[0, 1]`).
+    pub mesh: Mesh,
+    /// Figures about the atlas.
+    pub stats: AtlasStats,
+}
+
+/// Builds a UV atlas for `mesh` (see the module docs).
+///
+/// Errors: an invalid mesh, a texture size outside `[16, limits.max_texture_size]`, a
+/// padding of a quarter of the texture or more, an angle outside `(0, 85]`, a mesh with
+/// no area, or more charts than the texture can hold.
+pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
+    mesh.validate()?;
+    let size = options.texture_size;
+    options.limits.check_texture_size(size)?;
+    if size < 16 {
+        return Err(Error::invalid_parameter(
+            "texture size",
+            "at least 16 texels",
+            size,
+        ));
+    }
+    if options.padding >= size / 4 {
+        return Err(Error::invalid_parameter(
+            "padding",
+            format!("fewer than {} texels (a quarter of the texture)", size / 4),
+            options.padding,
+        ));
+    }
+    let angle = options.max_chart_angle_deg;
+    if !(angle > 0.0 && angle <= 85.0) {
+        return Err(Error::invalid_parameter(
+            "max chart angle",
+            "degrees in (0, 85]",
+            angle,
+        ));
+    }
+    let _span = tracing::debug_span!("atlas", triangles = mesh.triangles.len()).entered();
+
+    let info = charts::TriangleInfo::new(mesh);
+    let cos_max = angle.to_radians().cos();
+    // Triangles may end up a little beyond the cone (boundary slivers joining a chart,
+    // proxies moving as charts settle); beyond this they are re-charted.
+    let cos_limit = (angle + 10.0).min(88.0).to_radians().cos();
+    let mut chart_of = vec![charts::NONE; mesh.triangles.len()];
+    let pending = charts::grow_charts(&info, cos_max, &mut chart_of);
+    drop(chart_of);
+    let mut pending = charts::relax_charts(
+        mesh,
+        &info,
+        pending,
+        cos_max,
+        cos_limit,
+        MIN_CHARTS,
+        RELAX_ITERATIONS,
+    );
+    let mut flat: Vec<(charts::Chart, Vec<[[f64; 2]; 3]>)> = Vec::with_capacity(pending.len());
+    // Each round re-charts the triangles a flattening rejected; a rejected triangle
+    // seeds its own chart, so this ends (bounded to be safe).
+    for _round in 0..16 {
+        let mut rejected = Vec::new();
+        #[cfg(feature = "rayon")]
+        use rayon::prelude::*;
+        #[cfg(feature = "rayon")]
+        let iter = pending.into_par_iter();
+        #[cfg(not(feature = "rayon"))]
+        let iter = pending.into_iter();
+        let pieces: Vec<Vec<_>> = iter
+            .map(|chart| charts::flatten_chart(mesh, &info, chart, cos_limit))
+            .collect();
+        pending = Vec::new();
+        for (piece, corners) in pieces.into_iter().flatten() {
+            if corners.is_empty() {
+                rejected.extend(piece.triangles);
+            } else {
+                flat.push((piece, corners));
+            }
+        }
+        if rejected.is_empty() {
+            break;
+        }
+        // Grow only over the rejected triangles: mark every other one as taken.
+        let mut mask = vec![0u32; mesh.triangles.len()];
+        for &t in &rejected {
+            mask[t as usize] = charts::NONE;
+        }
+        pending = charts::grow_charts(&info, cos_max, &mut mask);
+    }
+    if !pending.is_empty() {
+        // Still rejected after the rounds: one chart per triangle, which always flattens.
+        for chart in pending {
+            for &t in &chart.triangles {
+                let one = charts::Chart {
+                    triangles: vec![t],
+                    normal: if info.normal[t as usize] == [0.0; 3] {
+                        chart.normal
+                    } else {
+                        info.normal[t as usize]
+                    },
+                };
+                flat.extend(
+                    charts::flatten_chart(mesh, &info, one, -1.0)
+                        .into_iter()
+                        .filter(|(_, c)| !c.is_empty()),
+                );
+            }
+        }
+    }
+
+    let mut chart_list = Vec::with_capacity(flat.len());
+    let mut corner_list = Vec::with_capacity(flat.len());
+    for (chart, corners) in flat {
+        chart_list.push(chart);
+        corner_list.push(corners);
+    }
+    let oriented: Vec<pack::PackChart> = corner_list.into_iter().map(pack::orient_chart).collect();
+    let packing = pack::pack(&oriented, size, options.padding).ok_or_else(|| Error::Limit {
+        what: format!("a UV atlas of {} charts", chart_list.len()),
+        requested: format!(
+            "{} charts with {} texels of padding",
+            chart_list.len(),
+            options.padding
+        ),
+        limit: format!("what a {size}x{size} texture holds"),
+    })?;
+
+    // Split vertices along seams: one output vertex per (input vertex, chart) pair.
+    let n = mesh.positions.len();
+    let mut first_chart = vec![charts::NONE; n];
+    let mut first_index = vec![0u32; n];
+    let mut extra: std::collections::HashMap<(u32, u32), u32> = std::collections::HashMap::new();
+    let mut out = Mesh::default();
+    let mut triangles = vec![[0u32; 3]; mesh.triangles.len()];
+    let inv = 1.0 / f64::from(size);
+    for (ci, (chart, pc)) in chart_list.iter().zip(&oriented).enumerate() {
+        let ci = ci as u32;
+        let place = packing.placements[ci as usize];
+        for (&t, corners) in chart.triangles.iter().zip(&pc.corners) {
+            let tri = mesh.triangles[t as usize];
+            let mut new_tri = [0u32; 3];
+            for k in 0..3 {
+                let v = tri[k];
+                let existing = if first_chart[v as usize] == ci {
+                    Some(first_index[v as usize])
+                } else if first_chart[v as usize] == charts::NONE {
+                    None
+                } else {
+                    extra.get(&(v, ci)).copied()
+                };
+                new_tri[k] = match existing {
+                    Some(i) => i,
+                    None => {
+                        let i = out.positions.len() as u32;
+                        let q = place.texel(corners[k]);
+                        let uv = [(q[0] * inv) as f32, (q[1] * inv) as f32];
+                        out.positions.push(mesh.positions[v as usize]);
+                        if !mesh.normals.is_empty() {
+                            out.normals.push(mesh.normals[v as usize]);
+                        }
+                        if !mesh.colors.is_empty() {
+                            out.colors.push(mesh.colors[v as usize]);
+                        }
+                        out.uvs.push(uv);
+                        if first_chart[v as usize] == charts::NONE {
+                            first_chart[v as usize] = ci;
+                            first_index[v as usize] = i;
+                        } else {
+                            extra.insert((v, ci), i);
+                        }
+                        i
+                    }
+                };
+            }
+            triangles[t as usize] = new_tri;
+        }
+    }
+    // Vertices no triangle uses are dropped; triangles keep their order.
+    out.triangles = triangles;
+    out.validate()?;
+
+    let (stretch_l2, stretch_max) = stretch(&out);
+    let stats = AtlasStats {
+        charts: chart_list.len(),
+        utilisation: utilisation(&out, size),
+        stretch_l2,
+        stretch_max,
+        texels_per_unit: packing.scale,
+        input_vertices: n,
+        output_vertices: out.positions.len(),
+    };
+    tracing::debug!(?stats, "atlas built");
+    Ok(Atlas { mesh: out, stats })
+}
+
+/// Fraction of the texels of a `size`² texture whose centre lies inside some UV
+/// triangle of `mesh` (each texel counted once, even where triangles overlapped).
+pub fn utilisation(mesh: &Mesh, size: u32) -> f64 {
+    let (w, h) = (size, size);
+    let mut covered = vec![false; (w as usize) * (h as usize)];
+    let s = f64::from(size);
+    for t in &mesh.triangles {
+        let p = t.map(|i| {
+            let uv = mesh.uvs[i as usize];
+            [f64::from(uv[0]) * s, f64::from(uv[1]) * s]
+        });
+        let Some(r) = RasterTriangle::new(p) else {
+            continue;
+        };
+        for y in r.rows(h) {
+            if let Some((x0, x1, _, _)) = r.span(y, w) {
+                let row = y as usize * w as usize;
+                covered[row + x0 as usize..row + x1 as usize].fill(true);
+            }
+        }
+    }
+    covered.iter().filter(|&&c| c).count() as f64 / covered.len() as f64
+}
+
+/// Normalised L2 stretch and worst anisotropy of `mesh`'s UV map (see [`AtlasStats`]).
+pub fn stretch(mesh: &Mesh) -> (f64, f64) {
+    let mut sum_l2 = 0.0;
+    let mut area3 = 0.0;
+    let mut area2 = 0.0;
+    let mut worst: f64 = 1.0;
+    for t in &mesh.triangles {
+        let q = t.map(|i| mesh.positions[i as usize].map(f64::from));
+        let p = t.map(|i| mesh.uvs[i as usize].map(f64::from));
+        let a2 = 0.5 * charts::area2(p).abs();
+        let d1 = [q[1][0] - q[0][0], q[1][1] - q[0][1], q[1][2] - q[0][2]];
+        let d2 = [q[2][0] - q[0][0], q[2][1] - q[0][1], q[2][2] - q[0][2]];
+        let cr = [
+            d1[1] * d2[2] - d1[2] * d2[1],
+            d1[2] * d2[0] - d1[0] * d2[2],
+            d1[0] * d2[1] - d1[1] * d2[0],
+        ];
+        let a3 = 0.5 * (cr[0] * cr[0] + cr[1] * cr[1] + cr[2] * cr[2]).sqrt();
+        if a3 <= 0.0 {
+            continue;
+        }
+        area3 += a3;
+        area2 += a2;
+        if a2 <= 0.0 {
+            worst = f64::INFINITY;
+            continue;
+        }
+        // S = [d1 d2] [e1 e2]^-1 maps UV to the surface (Sander et al. eq. 1).
+        let (e1, e2) = (
+            [p[1][0] - p[0][0], p[1][1] - p[0][1]],
+            [p[2][0] - p[0][0], p[2][1] - p[0][1]],
+        );
+        let det = e1[0] * e2[1] - e2[0] * e1[1];
+        let ss: [f64; 3] = std::array::from_fn(|k| (d1[k] * e2[1] - d2[k] * e1[1]) / det);
+        let st: [f64; 3] = std::array::from_fn(|k| (d2[k] * e1[0] - d1[k] * e2[0]) / det);
+        let a = ss.iter().map(|x| x * x).sum::<f64>();
+        let b = ss.iter().zip(&st).map(|(x, y)| x * y).sum::<f64>();
+        let c = st.iter().map(|x| x * x).sum::<f64>();
+        let root = ((a - c) * (a - c) + 4.0 * b * b).sqrt();
+        let big = (0.5 * (a + c + root)).sqrt();
+        let small = (0.5 * (a + c - root)).max(0.0).sqrt();
+        sum_l2 += a3 * 0.5 * (a + c);
+        worst = worst.max(if small > 0.0 {
+            big / small
+        } else {
+            f64::INFINITY
+        });
+    }
+    if area3 <= 0.0 {
+        return (1.0, 1.0);
+    }
+    ((sum_l2 / area3).sqrt() * (area2 / area3).sqrt(), worst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology;
+
+    /// An icosphere with `levels` subdivisions, radius `r`, bumps from `noise`.
+    pub(crate) fn icosphere(levels: u32, noise: f32) -> Mesh {
+        let t = (1.0 + 5f32.sqrt()) / 2.0;
+        let mut pos: Vec<[f32; 3]> = vec![
+            [-1.0, t, 0.0],
+            [1.0, t, 0.0],
+            [-1.0, -t, 0.0],
+            [1.0, -t, 0.0],
+            [0.0, -1.0, t],
+            [0.0, 1.0, t],
+            [0.0, -1.0, -t],
+            [0.0, 1.0, -t],
+            [t, 0.0, -1.0],
+            [t, 0.0, 1.0],
+            [-t, 0.0, -1.0],
+            [-t, 0.0, 1.0],
+        ];
+        let mut tris: Vec<[u32; 3]> = vec![
+            [0, 11, 5],
+            [0, 5, 1],
+            [0, 1, 7],
+            [0, 7, 10],
+            [0, 10, 11],
+            [1, 5, 9],
+            [5, 11, 4],
+            [11, 10, 2],
+            [10, 7, 6],
+            [7, 1, 8],
+            [3, 9, 4],
+            [3, 4, 2],
+            [3, 2, 6],
+            [3, 6, 8],
+            [3, 8, 9],
+            [4, 9, 5],
+            [2, 4, 11],
+            [6, 2, 10],
+            [8, 6, 7],
+            [9, 8, 1],
+        ];
+        for _ in 0..levels {
+            let mut mid = std::collections::HashMap::new();
+            let mut next = Vec::with_capacity(tris.len() * 4);
+            for tri in &tris {
+                let m: [u32; 3] = std::array::from_fn(|k| {
+                    let (a, b) = (tri[k], tri[(k + 1) % 3]);
+                    *mid.entry((a.min(b), a.max(b))).or_insert_with(|| {
+                        let (pa, pb) = (pos[a as usize], pos[b as usize]);
+                        pos.push(std::array::from_fn(|i| 0.5 * (pa[i] + pb[i])));
+                        (pos.len() - 1) as u32
+                    })
+                });
+                next.push([tri[0], m[0], m[2]]);
+                next.push([tri[1], m[1], m[0]]);
+                next.push([tri[2], m[2], m[1]]);
+                next.push([m[0], m[1], m[2]]);
+            }
+            tris = next;
+        }
+        for p in &mut pos {
+            let l = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).sqrt();
+            let bump = 1.0 + noise * (5.0 * p[0] / l).sin() * (4.0 * p[1] / l).cos();
+            *p = p.map(|c| c / l * bump);
+        }
+        let mut m = Mesh::from_triangles(pos, tris).with_computed_normals();
+        m.colors = m
+            .positions
+            .iter()
+            .map(|p| p.map(|c| (0.5 + 0.4 * c).clamp(0.0, 1.0)))
+            .collect();
+        m
+    }
+
+    /// Checks that no two UV triangles overlap (texel-exact at a fine resolution).
+    fn assert_no_uv_overlap(mesh: &Mesh, size: u32) {
+        let mut owner = vec![u32::MAX; (size * size) as usize];
+        let s = f64::from(size);
+        for (ti, t) in mesh.triangles.iter().enumerate() {
+            let p = t.map(|i| mesh.uvs[i as usize].map(|c| f64::from(c) * s));
+            let Some(r) = RasterTriangle::new(p) else {
+                continue;
+            };
+            for y in r.rows(size) {
+                if let Some((x0, x1, _, _)) = r.span(y, size) {
+                    for x in x0..x1 {
+                        let o = &mut owner[(y * size + x) as usize];
+                        assert!(
+                            *o == u32::MAX,
+                            "texel ({x}, {y}) covered by triangles {} and {ti}",
+                            *o
+                        );
+                        *o = ti as u32;
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sphere_atlas_is_valid_dense_and_low_stretch() {
+        let mesh = icosphere(4, 0.0);
+        let atlas = build_atlas(&mesh, &AtlasOptions::default()).unwrap();
+        let s = atlas.stats;
+        eprintln!("{s:?}");
+        atlas.mesh.validate().unwrap();
+        assert_eq!(atlas.mesh.triangles.len(), mesh.triangles.len());
+        assert!(
+            atlas
+                .mesh
+                .uvs
+                .iter()
+                .flatten()
+                .all(|&c| (0.0..=1.0).contains(&c))
+        );
+        assert!(s.utilisation >= 0.6, "{s:?}");
+        assert!(s.stretch_l2 < 1.15, "{s:?}");
+        assert_no_uv_overlap(&atlas.mesh, 2048);
+        // Same surface: positions of each triangle unchanged.
+        for (a, b) in atlas.mesh.triangles.iter().zip(&mesh.triangles) {
+            for k in 0..3 {
+                assert_eq!(
+                    atlas.mesh.positions[a[k] as usize],
+                    mesh.positions[b[k] as usize]
+                );
+            }
+        }
+        // Welding the seams gives back a closed, 2-manifold surface.
+        let welded = topology::analyze(&mesh);
+        assert!(welded.is_closed_manifold());
+    }
+
+    #[test]
+    fn bumpy_sphere_atlas() {
+        let mesh = icosphere(5, 0.15);
+        let atlas = build_atlas(&mesh, &AtlasOptions::default()).unwrap();
+        eprintln!("{:?}", atlas.stats);
+        assert!(atlas.stats.utilisation >= 0.6, "{:?}", atlas.stats);
+        assert_no_uv_overlap(&atlas.mesh, 2048);
+    }
+
+    #[test]
+    fn bad_options_are_errors() {
+        let mesh = icosphere(1, 0.0);
+        for opts in [
+            AtlasOptions {
+                texture_size: 8,
+                ..AtlasOptions::default()
+            },
+            AtlasOptions {
+                texture_size: 100_000,
+                ..AtlasOptions::default()
+            },
+            AtlasOptions {
+                padding: 300,
+                ..AtlasOptions::default()
+            },
+            AtlasOptions {
+                max_chart_angle_deg: 0.0,
+                ..AtlasOptions::default()
+            },
+            AtlasOptions {
+                max_chart_angle_deg: f32::NAN,
+                ..AtlasOptions::default()
+            },
+        ] {
+            assert!(build_atlas(&mesh, &opts).is_err(), "{opts:?}");
+        }
+        assert!(build_atlas(&Mesh::default(), &AtlasOptions::default()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::debug_layout_png;
+    #[test]
+    #[ignore = "manual timing"]
+    fn time_bake() {
+        let lv: u32 = std::env::var("LV")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(6);
+        let mesh = super::tests::icosphere(lv, 0.15);
+        let a = super::build_atlas(&mesh, &super::AtlasOptions::default()).unwrap();
+        let field = crate::field::analytic::SphereSdf::new(1.0);
+        for size in [1024u32, 2048] {
+            let t = std::time::Instant::now();
+            let img = crate::bake::bake_texture(
+                &a.mesh,
+                &field,
+                &crate::bake::BakeOptions {
+                    size,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            eprintln!(
+                "bake tris {} size {size}: {:?}",
+                mesh.triangles.len(),
+                t.elapsed()
+            );
+            img.save(format!("/tmp/bake_{size}.png")).unwrap();
+            let asset = crate::Asset {
+                name: "s".into(),
+                mesh: a.mesh.clone(),
+                material: crate::Material {
+                    base_color_texture: Some(img),
+                    ..Default::default()
+                },
+            };
+            let t = std::time::Instant::now();
+            let sheet = crate::render::render_preview(&asset, None, &Default::default()).unwrap();
+            eprintln!("preview: {:?}", t.elapsed());
+            sheet.save(format!("/tmp/preview_{size}.png")).unwrap();
+        }
+    }
+
+    #[test]
+    #[ignore = "manual timing"]
+    fn time_atlas() {
+        let lv: u32 = std::env::var("LV")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(6);
+        for (lv, noise) in [(lv, 0.15f32)] {
+            let mesh = super::tests::icosphere(lv, noise);
+            for size in [1024u32] {
+                for ang in [40.0f32, 45.0, 50.0, 55.0, 60.0] {
+                    let t = std::time::Instant::now();
+                    let a = super::build_atlas(
+                        &mesh,
+                        &super::AtlasOptions {
+                            texture_size: size,
+                            max_chart_angle_deg: ang,
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap();
+                    eprint!("angle {ang} ");
+                    debug_layout_png(&a.mesh, size, &format!("/tmp/atlas_{lv}.png"));
+                    eprintln!(
+                        "level {lv} tris {} size {size}: {:?} {:?}",
+                        mesh.triangles.len(),
+                        t.elapsed(),
+                        a.stats
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn debug_layout_png(mesh: &Mesh, size: u32, path: &str) {
+    let mut img = image::RgbaImage::new(size, size);
+    let s = f64::from(size);
+    for (ti, t) in mesh.triangles.iter().enumerate() {
+        let p = t.map(|i| mesh.uvs[i as usize].map(|c| f64::from(c) * s));
+        let Some(r) = RasterTriangle::new(p) else {
+            continue;
+        };
+        let h = (ti as u32).wrapping_mul(2654435761) >> 8;
+        let c = image::Rgba([
+            (h & 255) as u8 | 64,
+            ((h >> 8) & 255) as u8 | 64,
+            ((h >> 16) & 255) as u8 | 64,
+            255,
+        ]);
+        for y in r.rows(size) {
+            if let Some((x0, x1, _, _)) = r.span(y, size) {
+                for x in x0..x1 {
+                    img.put_pixel(x, y, c);
+                }
+            }
+        }
+    }
+    img.save(path).unwrap();
+}
