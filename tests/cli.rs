@@ -98,13 +98,14 @@ fn images_and_output_are_required() {
 fn readme_test_command_is_what_ci_runs() {
     let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let marker = "# README's test command";
-    let command = ci
+    let prefix = "readme_test_command='";
+    let line = ci
         .lines()
-        .skip_while(|l| !l.starts_with(marker))
-        .nth(1)
-        .expect(".ci/run has the README test command after its marker comment");
+        .find(|l| l.starts_with(prefix))
+        .expect(".ci/run sets readme_test_command");
+    let command = line[prefix.len()..].trim_end_matches('\'');
     assert!(command.contains("cargo test"), "{command}");
+    assert!(ci.contains("bash -c \"$readme_test_command\""), "{ci}");
     assert!(
         readme.lines().any(|l| l == command),
         "README.md lacks the test command of .ci/run: {command}"
