@@ -229,6 +229,26 @@ fn main() {
             .unwrap();
         }),
     ));
+    let asset = img23d_meshing::Asset {
+        name: "bench".to_string(),
+        mesh: mesh.clone(),
+        material: img23d_meshing::Material {
+            base_color_texture: Some(image::DynamicImage::ImageRgb8(picture.clone()).into_rgba8()),
+            double_sided: true,
+            ..img23d_meshing::Material::default()
+        },
+    };
+    writes.push((
+        "write relief glb (12 MP texture)",
+        median_time(runs.min(3), || {
+            img23d_meshing::export::write_glb(
+                &dir.path().join("r.glb"),
+                &asset,
+                &img23d_meshing::export::GlbOptions::default(),
+            )
+            .unwrap();
+        }),
+    ));
     let io: Timing = writes.iter().map(|(_, t)| *t).sum();
 
     println!(
