@@ -6,7 +6,9 @@
 # (.ort-gpu/bin/gpu_check carried from a build machine, target/release/examples/gpu_check,
 # or builds it with cargo if cargo is installed), (3) runs the tiny models of
 # models/tests/data on CPU and CUDA: outputs compared, the execution provider of every node
-# printed, load and run times, and a PASS/FAIL summary. Exit status 0 when all passed.
+# printed, load and run times, (4) times a Depth Pro-sized network on CUDA (generated here
+# with random weights; .ort-gpu/bin/depth_pro_timing), and a PASS/FAIL summary. Exit
+# status 0 when all passed.
 #
 # Expected layout (all git-ignored):
 #   .ort-gpu/onnxruntime-gpu-1.31.1.tar.xz.part-aa, -ab, ...   pieces of one tar.xz
@@ -99,6 +101,50 @@ echo "  $BIN"
 step "running (CPU vs CUDA)"
 timeout 240 "$BIN" --ort-lib "$ORTLIB" --data "$ROOT/models/tests/data" "$@"
 rc=$?
+
+# Depth Pro-sized network: Depth Pro's inputs, outputs and cost (37 ViT-L/16 passes at 384,
+# DPT-like decoder to 1536) with random fixed weights, generated here by
+# tools/gen_depth_pro_sized.py (numpy + onnx, no download; ~0.6 GB fp16, ~1.2 GB fp32, kept
+# in .ort-gpu/depth_pro_sized/ for later runs), then timed on CUDA by depth_pro_timing:
+# preprocessing, network (first run and median) and post-processing of a 4032x3024 photo.
+# DEPTH_PRO_TIMING=0 skips it; DEPTH_PRO_PRECISIONS="fp16" times fp16 only.
+if [[ "${DEPTH_PRO_TIMING:-1}" != 0 ]]; then
+    step "Depth Pro-sized network on CUDA (random fixed weights)"
+    DPBIN=""
+    for b in "$GPU/bin/depth_pro_timing" "$ROOT/target/release/examples/depth_pro_timing"; do
+        if [[ -x "$b" ]]; then DPBIN="$b"; break; fi
+    done
+    if [[ -z "$DPBIN" ]] && command -v cargo >/dev/null; then
+        echo "  building: cargo build --release -p img23d-models --features cuda --example depth_pro_timing"
+        (cd "$ROOT" && timeout 600 cargo build --offline --release -p img23d-models --features cuda --example depth_pro_timing) \
+            && DPBIN="$ROOT/target/release/examples/depth_pro_timing"
+    fi
+    dprc=0
+    if [[ -z "$DPBIN" ]]; then
+        echo "  no .ort-gpu/bin/depth_pro_timing and no cargo to build it"
+        dprc=1
+    else
+        DPDIR="$GPU/depth_pro_sized"
+        mkdir -p "$DPDIR"
+        files=()
+        for p in ${DEPTH_PRO_PRECISIONS:-fp16 fp32}; do
+            f="$DPDIR/depth_pro_sized_$p.onnx"
+            if [[ ! -f "$f" ]]; then
+                flag=""
+                [[ $p == fp16 ]] && flag="--fp16"
+                timeout 300 python3 "$ROOT/tools/gen_depth_pro_sized.py" "$f" $flag || { dprc=1; continue; }
+            fi
+            files+=("$f")
+        done
+        if [[ ${#files[@]} -gt 0 ]]; then
+            timeout 300 "$DPBIN" --ort-lib "$ORTLIB" --device "${DEPTH_PRO_DEVICE:-cuda:0}" \
+                --iters "${DEPTH_PRO_ITERS:-5}" "${files[@]}" || dprc=$?
+        fi
+    fi
+    [[ $dprc -ne 0 ]] && echo "  Depth Pro timing: FAIL (exit $dprc)"
+    [[ $rc -eq 0 && $dprc -ne 0 ]] && rc=$dprc
+fi
+
 echo
 if [[ $rc -eq 0 ]]; then
     echo "GPU CHECK: PASS ($(( $(date +%s) - T0 )) s)"

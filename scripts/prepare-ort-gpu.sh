@@ -7,6 +7,7 @@
 #                        tar, xz compressed (XZ_LEVEL, default 6), split into PIECE_MB (55) MB pieces
 #   .ort-gpu/SHA256SUMS  sha256 of every piece and of the whole .tar.xz
 #   .ort-gpu/bin/gpu_check   the check program, built here in release mode with --features cuda
+#   .ort-gpu/bin/depth_pro_timing   the Depth Pro timing program (same build)
 #                        and stripped (it links nothing from ONNX Runtime or CUDA: load-dynamic)
 #
 # .ort-gpu/ is git-ignored. Carry each piece (and bin/gpu_check, ~1 MB) to the GPU machine as
@@ -69,9 +70,14 @@ if [[ $BUILD == 1 ]]; then
     cp "$ROOT/target/release/examples/gpu_check" "$OUT/bin/gpu_check"
     command -v strip >/dev/null && strip "$OUT/bin/gpu_check"
     ls -l "$OUT/bin/gpu_check"
+    # The Depth Pro timing program (scripts/gpu-check.sh times a Depth Pro-sized network).
+    (cd "$ROOT" && cargo build --release -p img23d-models --features cuda --example depth_pro_timing)
+    cp "$ROOT/target/release/examples/depth_pro_timing" "$OUT/bin/depth_pro_timing"
+    command -v strip >/dev/null && strip "$OUT/bin/depth_pro_timing"
+    ls -l "$OUT/bin/depth_pro_timing"
 fi
 echo "== done. Carry to the GPU machine, one call per piece:"
-for f in "$OUT"/onnxruntime-gpu-*.part-* "$OUT/SHA256SUMS" "$OUT/bin/gpu_check"; do
+for f in "$OUT"/onnxruntime-gpu-*.part-* "$OUT/SHA256SUMS" "$OUT/bin/gpu_check" "$OUT/bin/depth_pro_timing"; do
     [[ -e "$f" ]] && echo "   ${f#"$ROOT"/}"
 done
 echo "then run: bash scripts/gpu-check.sh"

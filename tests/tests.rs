@@ -3,5 +3,29 @@
 // `img23d models`: list, fetch (local hub server), verify, path.
 mod models_cmd;
 
+// `img23d depth`: every output read back, both Depth Pro layouts, EXIF focal, odd sizes,
+// bad input.
+mod depth_cmd;
+
 // `img23d mesh`: analytic volumes round-trip through GLB/PLY/OBJ readers; bad .npy files.
 mod mesh_cmd;
+
+/// Shared helpers: running the binary, reading its outputs back.
+mod util;
+
+/// The Khronos glTF validator harness (owned by the export area).
+#[path = "support/gltf_validator.rs"]
+mod gltf_validator;
+
+/// The main job on every example picture: valid GLB/PLY/OBJ, closed and 2-manifold,
+/// upright, at the requested height, with the report.
+mod main_job;
+
+/// Bad input: one-line errors naming the file, non-zero exit, no panic, nothing left.
+mod bad_input;
+
+/// The command line itself: help, version, argument validation.
+mod cli;
+
+// Real viewers: three.js GLTFLoader in headless Chromium.
+mod real_viewers;

@@ -2,8 +2,11 @@
 //! one analytic field at one resolution, as one JSON line. Used for BENCHMARKS.md:
 //!
 //! ```text
-//! cargo run --release -p img23d-meshing --example extract_stats -- blobs 512 [dense]
+//! cargo run --release -p img23d-meshing --example extract_stats -- blobs 512 [dense|compare]
 //! ```
+//!
+//! `compare` also runs the dense extraction and reports whether the two meshes are equal
+//! (same triangles over the same vertex positions).
 //!
 //! Fields: `sphere`, `torus`, `blobs`, `gyroid`, `noisy-blobs`. Run one field per
 //! process so that the peak resident memory (`VmHWM`) belongs to that extraction.
@@ -22,6 +25,7 @@ fn main() -> anyhow::Result<()> {
         .context("usage: extract_stats FIELD RESOLUTION [dense]")?;
     let resolution: usize = args.get(1).context("missing RESOLUTION")?.parse()?;
     let dense = args.get(2).is_some_and(|a| a == "dense");
+    let compare = args.get(2).is_some_and(|a| a == "compare");
     let field: Box<dyn Field> = match name.as_str() {
         "sphere" => Box::new(SphereSdf::new(0.6)),
         "torus" => Box::new(TorusSdf::new(0.55, 0.2)),
@@ -45,7 +49,20 @@ fn main() -> anyhow::Result<()> {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .unwrap_or(0);
+    let equal_to_dense = if compare {
+        let d = extract(
+            field.as_ref(),
+            &ExtractOptions {
+                dense: true,
+                ..options.clone()
+            },
+        )?;
+        Some(canonical(&d.mesh) == canonical(&e.mesh))
+    } else {
+        None
+    };
     let line = serde_json::json!({
+        "equal_to_dense": equal_to_dense,
         "field": name,
         "stats": e.stats,
         "closed_manifold": topo.is_closed_manifold(),
@@ -55,4 +72,19 @@ fn main() -> anyhow::Result<()> {
     });
     println!("{line}");
     Ok(())
+}
+
+/// Triangles as sorted position triples, each rotated to start at its smallest corner.
+fn canonical(mesh: &img23d_meshing::Mesh) -> Vec<[[u32; 3]; 3]> {
+    let mut out: Vec<[[u32; 3]; 3]> = mesh
+        .triangles
+        .iter()
+        .map(|t| {
+            let p = t.map(|i| mesh.positions[i as usize].map(f32::to_bits));
+            let r = (0..3).min_by_key(|&k| p[k]).unwrap_or(0);
+            [p[r], p[(r + 1) % 3], p[(r + 2) % 3]]
+        })
+        .collect();
+    out.sort_unstable();
+    out
 }

@@ -774,7 +774,7 @@ fn builder(
 fn commit(mut b: SessionBuilder, path: &Path) -> Result<Session> {
     b.commit_from_file(path).map_err(|e| {
         use ort::error::ErrorCode as C;
-        let reason = e.message().to_string();
+        let reason = e.message().trim_end().to_string();
         match e.code() {
             C::InvalidProtobuf | C::InvalidGraph | C::NoModel | C::NoSuchFile => {
                 Error::ModelCorrupt {
@@ -901,7 +901,8 @@ fn register_gpu(
                     .with_device_id(device as i32)
                     .build()
                     .error_on_failure();
-                d.register(&mut b).map_err(|e| format!("{e}; {gpu_hint}"))?;
+                d.register(&mut b)
+                    .map_err(|e| format!("{}; {gpu_hint}", e.to_string().trim_end()))?;
                 Ok(b)
             }
             #[cfg(not(feature = "cuda"))]
@@ -925,14 +926,16 @@ fn register_gpu(
                     .with_device_id(device as i32)
                     .build()
                     .error_on_failure();
-                d.register(&mut b).map_err(|e| format!("{e}; {gpu_hint}"))?;
+                d.register(&mut b)
+                    .map_err(|e| format!("{}; {gpu_hint}", e.to_string().trim_end()))?;
                 #[cfg(feature = "cuda")]
                 {
                     let c = ort::ep::CUDA::default()
                         .with_device_id(device as i32)
                         .build()
                         .error_on_failure();
-                    c.register(&mut b).map_err(|e| format!("{e}; {gpu_hint}"))?;
+                    c.register(&mut b)
+                        .map_err(|e| format!("{}; {gpu_hint}", e.to_string().trim_end()))?;
                 }
                 Ok(b)
             }

@@ -66,8 +66,8 @@ pub struct RunArgs {
     )]
     pub format: Vec<Format>,
 
-    /// Marching-cubes grid resolution: points per axis of the extraction grid. Higher
-    /// gives finer meshes and takes longer.
+    /// Marching-cubes grid resolution: points per axis of the extraction grid, from 8 to
+    /// 1024. Higher gives finer meshes and takes longer.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub resolution: usize,
 
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn subcommands_need_no_images() {
-        let cli = Cli::try_parse_from(["img23d", "models"]).unwrap();
+        let cli = Cli::try_parse_from(["img23d", "models", "list"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Models(_))));
     }
 }

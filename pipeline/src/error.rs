@@ -147,6 +147,17 @@ pub enum Error {
         /// The input being processed.
         path: PathBuf,
     },
+
+    /// Some of several inputs failed (each was reported as it failed).
+    #[error("{failed} of {total} inputs failed (see the errors above)")]
+    InputsFailed {
+        /// How many failed.
+        failed: usize,
+        /// How many were given.
+        total: usize,
+        /// The exit code of the first failure.
+        exit_code: i32,
+    },
 }
 
 impl Error {
@@ -162,6 +173,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::InvalidArgument { .. } | Self::OutputCollision { .. } => 2,
+            Self::InputsFailed { exit_code, .. } => *exit_code,
             _ => 1,
         }
     }

@@ -451,9 +451,9 @@ impl BackgroundModel {
                     }
                 }
             }
-            for c in 0..3 {
-                if let Some(sol) = solve6(ata, atb[c]) {
-                    model.coefficients[c] = sol;
+            for (coefficients, rhs) in model.coefficients.iter_mut().zip(atb) {
+                if let Some(sol) = solve6(ata, rhs) {
+                    *coefficients = sol;
                 }
             }
             let inl: Vec<f32> = residuals.into_iter().filter(|&r| r <= threshold).collect();
@@ -474,10 +474,11 @@ fn solve6(mut a: [[f64; 6]; 6], mut b: [f64; 6]) -> Option<[f64; 6]> {
         }
         a.swap(col, pivot);
         b.swap(col, pivot);
+        let pivot_row = a[col];
         for row in col + 1..6 {
-            let f = a[row][col] / a[col][col];
-            for k in col..6 {
-                a[row][k] -= f * a[col][k];
+            let f = a[row][col] / pivot_row[col];
+            for (v, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *v -= f * p;
             }
             b[row] -= f * b[col];
         }
@@ -504,6 +505,20 @@ pub struct Cutout {
     pub window_source: Window,
     /// Fraction of the side the object spans.
     pub ratio: f32,
+    /// Width in pixels of the band inside the object's edge whose colors are mixed with
+    /// the background (antialiasing, JPEG ringing): colors there are not to be trusted.
+    pub edge_band: f32,
+}
+
+/// Width of the untrusted color band at the object's edge, in analysis pixels: keyed
+/// pictures mix object and background over a few pixels (antialiasing, JPEG's 8x8
+/// blocks); alpha mattes are premultiplied and need less.
+fn edge_band_analysis(method: ForegroundMethod) -> f32 {
+    match method {
+        ForegroundMethod::Keyed => 3.0,
+        ForegroundMethod::Alpha => 1.5,
+        ForegroundMethod::WholePicture => 0.0,
+    }
 }
 
 /// Crops `fg` to its object and pads to a centred square where the object spans `ratio`
@@ -540,6 +555,7 @@ pub fn cut_out(fg: &Foreground, ratio: f32, size: usize) -> Cutout {
             height: window.height * s,
         },
         ratio,
+        edge_band: edge_band_analysis(fg.method) * size as f32 / side as f32,
     }
 }
 
@@ -615,7 +631,7 @@ mod tests {
         let img = Rgba32FImage::from_fn(100, 100, |x, y| {
             let (dx, dy) = (x as f32 - 50.0, y as f32 - 50.0);
             let r = (dx * dx + dy * dy).sqrt();
-            if (10.0..30.0).contains(&r) || (x >= 85 && x < 92 && y >= 85 && y < 92) {
+            if (10.0..30.0).contains(&r) || ((85..92).contains(&x) && (85..92).contains(&y)) {
                 Rgba([0.1, 0.1, 0.1, 1.0])
             } else {
                 Rgba([1.0, 1.0, 1.0, 1.0])

@@ -12,6 +12,8 @@
 //! | [`raster`] | distance transforms, morphology, components, resampling |
 //! | [`inflate`] | the weight-free reconstruction: the silhouette inflated into a field |
 //! | [`neural`] | background removal with a segmentation model, the TripoSR reconstruction, and the choice between them and the weight-free stages |
+//! | [`run`] | the main job: stage orchestration, timings, outputs |
+//! | [`report`] | `DIR/<stem>.report.json` |
 //! | [`error`] | the pipeline's error type and exit codes |
 //! | [`mesh_cmd`] | `img23d mesh`: isosurface a `.npy` volume |
 //! | [`models_cmd`] | `img23d models`: list, fetch, verify neural models |
@@ -28,5 +30,7 @@ pub mod mesh_cmd;
 pub mod models_cmd;
 pub mod neural;
 pub mod raster;
+pub mod report;
+pub mod run;
 
 pub use error::{Error, Result};

@@ -573,13 +573,13 @@ mod tests {
         };
         let dt = distance_transform(&f);
         let expect = brute(&f);
-        for i in 0..w * h {
-            assert!((dt.value.data[i] - expect[i]).abs() < 1e-3, "{i}");
+        for (i, &e) in expect.iter().enumerate() {
+            assert!((dt.value.data[i] - e).abs() < 1e-3, "{i}");
             // The arg-min attains the minimum.
             let q = dt.nearest.data[i] as usize;
             let (x, y, qx, qy) = (i % w, i / w, q % w, q / w);
             let d = (x as f32 - qx as f32).powi(2) + (y as f32 - qy as f32).powi(2) + f.data[q];
-            assert!((d - expect[i]).abs() < 1e-3);
+            assert!((d - e).abs() < 1e-3);
         }
     }
 

@@ -301,6 +301,14 @@ impl Occupancy {
         {
             return None;
         }
+        // Every span needs a long enough free run somewhere in its row.
+        if fp
+            .spans
+            .iter()
+            .any(|&(r, a, b)| self.max_run[y + r as usize] < b - a)
+        {
+            return None;
+        }
         let mut x = 0usize;
         'scan: while x + fp.width <= n {
             for &(r, a, b) in &fp.spans {

@@ -130,7 +130,7 @@ pub fn colorize_preview(depth: &DepthMap, options: &PreviewOptions) -> Result<Rg
         ph *= up;
     }
 
-    let s = (pw / 400).clamp(1, 4);
+    let s = (pw / 320).clamp(1, 4);
     let band = if options.legend { 20 * s } else { 0 };
     let (pw32, total_h) = (
         u32::try_from(pw).unwrap_or(u32::MAX),
@@ -426,6 +426,7 @@ mod tests {
         let img = colorize_preview(&d, &PreviewOptions::default()).unwrap();
         assert_eq!(img.width(), 1667);
         assert_eq!(img.height(), 4 + 20 * 4);
+        // 1667 / 320 = 5, capped at 4.
         let flat = DepthMap::new(2, 1, vec![f32::NAN; 2], &Limits::default()).unwrap();
         assert!(colorize_preview(&flat, &PreviewOptions::default()).is_err());
     }

@@ -4,7 +4,8 @@
 //!
 //! 1. **Coarse lattice.** Level `L` samples every `2^L`-th grid point (and the last one).
 //! 2. **Refinement.** A block is split in 8 when its corners change sign, or when the
-//!    smallest corner value is within `margin × ĝ × diagonal` of the level, where `ĝ` is
+//!    smallest corner value is within `margin × ĝ × diagonal` of the level (half the
+//!    margin for the last split into cells), where `ĝ` is
 //!    the largest finite-difference gradient seen in the block's 3×3×3 neighbourhood at
 //!    the coarse level and in the block itself below (for a signed distance field
 //!    `ĝ ≈ 1`, and the test is the Lipschitz bound: thin parts between two samples are
@@ -508,6 +509,14 @@ pub(crate) fn refine_field(
         if c == 0 {
             break;
         }
+        // The last split (into single cells) only needs the surface's own blocks: the
+        // closure completes any cell the surface reaches beyond them. Half the margin
+        // there keeps sub-cell features near the surface.
+        let margin = if c == 1 {
+            0.5 * params.margin
+        } else {
+            params.margin
+        };
         let mut next = Vec::with_capacity(active.len() * 4);
         for b in &active {
             let m = b.m.map(|v| v as usize);
@@ -520,7 +529,7 @@ pub(crate) fn refine_field(
                         }
                         let info = block_info(&stores[c], &clat, q, surface, spacing);
                         let g = info.g.max(b.ghat);
-                        if refine(&info, g, params.margin) {
+                        if refine(&info, g, margin) {
                             next.push(Block {
                                 m: q.map(|v| v as u32),
                                 ghat: g,

@@ -1,0 +1,172 @@
+//! `DIR/<stem>.report.json`: what one run of the main job read, which settings and
+//! reconstruction it used, how long each stage took, what it produced.
+//!
+//! The report is plain data ([`Report`], serde); [`write_report`] writes it atomically.
+//! Keys are stable: scripts and the tests read them. Bump [`REPORT_VERSION`] when a key
+//! changes meaning.
+
+use std::path::{Path, PathBuf};
+
+use img23d_meshing::convert_coordinates::Transform;
+use img23d_meshing::extract::ExtractStats;
+use img23d_meshing::topology::TopologyReport;
+
+use crate::cli::Format;
+use crate::foreground::{ForegroundMethod, KeyingStats};
+use crate::image::ImageInfo;
+use crate::inflate::InflateStats;
+use crate::{Error, Result};
+
+/// Version of the report's layout.
+pub const REPORT_VERSION: u32 = 1;
+
+/// One run of the main job on one picture.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Layout version ([`REPORT_VERSION`]).
+    pub report_version: u32,
+    /// Program versions.
+    pub versions: Versions,
+    /// The picture read.
+    pub input: ImageInfo,
+    /// The settings used.
+    pub settings: Settings,
+    /// How the object was found.
+    pub foreground: ForegroundReport,
+    /// Which reconstruction ran, and why.
+    pub reconstruction: ReconstructionReport,
+    /// The marching-cubes extraction's counters and timings.
+    pub extraction: ExtractStats,
+    /// The final mesh.
+    pub mesh: MeshReport,
+    /// Files written (besides this report).
+    pub outputs: Vec<OutputFile>,
+    /// Wall time of each stage, in order.
+    pub stages: Vec<StageTime>,
+    /// Wall time of the whole picture, milliseconds.
+    pub total_ms: f64,
+}
+
+/// Program versions.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Versions {
+    /// The `img23d` package (and its workspace crates, which share it).
+    pub img23d: &'static str,
+}
+
+impl Default for Versions {
+    fn default() -> Self {
+        Self {
+            img23d: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+/// The settings of the run, as validated.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Settings {
+    /// Output formats.
+    pub formats: Vec<Format>,
+    /// Grid points per axis.
+    pub resolution: usize,
+    /// Asset height in meters.
+    pub height_m: f32,
+    /// Fraction of the square the object fills.
+    pub foreground_ratio: f32,
+    /// Whether the object was looked for (false with `--no-remove-bg`).
+    pub remove_background: bool,
+    /// Worker threads used.
+    pub threads: usize,
+}
+
+/// How the object was found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ForegroundReport {
+    /// Alpha, keyed or whole picture.
+    pub method: ForegroundMethod,
+    /// The object's bounding box in source pixels, `[x0, y0, x1, y1)`.
+    pub bbox_px: [f64; 4],
+    /// Fraction of the picture the object covers.
+    pub coverage: f32,
+    /// The square handed to the reconstruction, in source pixels `[x, y, side]`.
+    pub square_px: [f64; 3],
+    /// Side of the square's raster in pixels.
+    pub square_size: usize,
+    /// Keying details, for keyed pictures.
+    pub keying: Option<KeyingStats>,
+}
+
+/// Which reconstruction ran.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReconstructionReport {
+    /// Field name (`inflate` for the built-in one).
+    pub name: String,
+    /// `weight-free` or `neural`.
+    pub kind: &'static str,
+    /// Why this one.
+    pub reason: String,
+    /// The input view in the field's frame: an orthographic camera on +Z looking along
+    /// -Z, the picture square spanning `x, y ∈ [-1, 1]`.
+    pub view: &'static str,
+    /// The map from the field's frame to the output (glTF, meters).
+    pub field_to_output: Transform,
+    /// Figures of the inflation.
+    pub inflate: Option<InflateStats>,
+}
+
+/// The final mesh.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MeshReport {
+    /// Vertices.
+    pub vertices: usize,
+    /// Triangles.
+    pub triangles: usize,
+    /// Bounding box minimum, meters (glTF frame: +Y up, facing +Z).
+    pub bbox_min: [f32; 3],
+    /// Bounding box maximum, meters.
+    pub bbox_max: [f32; 3],
+    /// Surface area, square meters.
+    pub area_m2: f64,
+    /// Enclosed volume, cubic meters.
+    pub volume_m3: f64,
+    /// Every edge in two triangles, consistently oriented, no degenerate triangles.
+    pub closed_manifold: bool,
+    /// V - E + F (2 per sphere-like piece).
+    pub euler_characteristic: i64,
+    /// The full topology check.
+    pub topology: TopologyReport,
+    /// Vertex colors (`vertex`) or a baked texture (`texture`).
+    pub appearance: &'static str,
+    /// Triangles of small disconnected pieces removed after extraction.
+    pub floater_triangles_removed: usize,
+}
+
+/// A file written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutputFile {
+    /// Its format (`glb`, `ply`, `obj`, or e.g. `mtl`, `png` for companions).
+    pub format: String,
+    /// Where.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// One stage's wall time.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageTime {
+    /// Stage name (`load`, `foreground`, `reconstruction`, `extraction`, ...).
+    pub name: &'static str,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+/// Writes `report` as pretty JSON to `path`, atomically.
+pub fn write_report(path: &Path, report: &Report) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(report).map_err(img23d_meshing::Error::from)?;
+    json.push(b'\n');
+    img23d_meshing::io::write_bytes_atomic(path, &json).map_err(|e| match e {
+        img23d_meshing::Error::Io { source, path } => Error::Io { source, path },
+        other => Error::Meshing(other),
+    })
+}

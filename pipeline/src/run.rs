@@ -1,0 +1,490 @@
+//! The main job, `img23d IMAGE... -o DIR`: stage orchestration for each picture.
+//!
+//! ```text
+//! load ─ foreground (+ crop/pad) ─ reconstruction (a Field) ─ extraction (marching cubes)
+//!      ─ geometry (floaters, to glTF meters, normals) ─ appearance ─ export ─ report.json
+//! ```
+//!
+//! Each stage runs in a `tracing` span and is timed; a [`Progress`] receives one event per
+//! stage (the binary prints them as lines). Every file goes through
+//! `img23d_meshing::io::write_atomic`, and when a picture fails after some of its files
+//! were written, those are removed again: a failed picture leaves nothing in `DIR`.
+//!
+//! Reconstruction: the main job cannot run a neural model yet, so every picture goes
+//! through the built-in weight-free [`crate::inflate`] field, and the run says so and why
+//! ([`reconstruction_notice`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use img23d_meshing::cleanup::{ComponentOptions, KeepComponents, remove_small_components};
+use img23d_meshing::convert_coordinates::fit_to_height;
+use img23d_meshing::export::{GlbOptions, write_glb, write_obj, write_ply};
+use img23d_meshing::extract::{ExtractOptions, color_vertices, extract};
+use img23d_meshing::field::TransformedField;
+use img23d_meshing::topology::analyze;
+use img23d_meshing::{Asset, Material};
+use img23d_models::runtime::Precision;
+use img23d_models::store::{self, ModelState, ModelStore};
+
+use crate::cli::Format;
+use crate::config::{RunConfig, output_stem};
+use crate::foreground::{ForegroundOptions, cut_out, find_foreground};
+use crate::image::load_image;
+use crate::inflate::{InflateOptions, InflatedField};
+use crate::report::{
+    ForegroundReport, MeshReport, OutputFile, ReconstructionReport, Report, Settings, StageTime,
+    Versions, write_report,
+};
+use crate::{Error, Result};
+
+/// The neural models the main job would use (TripoSR's encoder and decoder), by their
+/// names in `img23d models list`.
+pub const TRIPOSR_MODELS: [&str; 2] = ["triposr-encoder", "triposr-decoder"];
+
+/// Whether TripoSR's files are in the models folder (`--models-dir` is not a flag of the
+/// main job yet: `IMG23D_MODELS`, else the user's cache folder). Reads the folder's lock
+/// file only; never touches the network.
+pub fn triposr_installed() -> bool {
+    let Ok(dir) = store::resolve_models_dir(None) else {
+        return false;
+    };
+    let store = ModelStore::new(dir);
+    TRIPOSR_MODELS.iter().all(|name| {
+        matches!(
+            store.state(name, Precision::Fp32),
+            Ok(ModelState::Installed | ModelState::Unrecorded)
+        )
+    })
+}
+
+/// Why the weight-free reconstruction ran, for the report.
+pub fn reconstruction_reason(triposr_installed: bool) -> &'static str {
+    if triposr_installed {
+        "TripoSR is installed, but this version's main job cannot run it yet (wiring it in \
+         is in progress)"
+    } else {
+        "no neural model is installed"
+    }
+}
+
+/// What the command says about the reconstruction it used, once per run.
+pub fn reconstruction_notice(triposr_installed: bool) -> String {
+    let how = "`img23d models fetch triposr-encoder` and `img23d models fetch \
+               triposr-decoder` install TripoSR (see `img23d models list`)";
+    if triposr_installed {
+        "reconstruction: used the built-in weight-free silhouette inflation. TripoSR is \
+         installed, but this version's main job cannot run it yet: wiring the TripoSR \
+         stage into it is in progress."
+            .to_string()
+    } else {
+        format!(
+            "reconstruction: used the built-in weight-free silhouette inflation, because no \
+             neural model is installed. {how}; the main job will use it once the TripoSR \
+             stage is wired in, which is in progress."
+        )
+    }
+}
+
+/// Pieces of the mesh smaller than this fraction of its area are floaters and removed.
+const FLOATER_FRACTION: f32 = 0.002;
+
+/// Largest side of the square raster the reconstruction reads.
+const MAX_SQUARE: usize = 2048;
+/// Smallest side of the square raster the reconstruction reads.
+const MIN_SQUARE: usize = 256;
+
+/// One finished stage of one picture.
+#[derive(Debug, Clone)]
+pub struct StageEvent<'a> {
+    /// The picture.
+    pub input: &'a Path,
+    /// Stage name.
+    pub name: &'static str,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// What it found or made, in a few words.
+    pub detail: String,
+}
+
+/// Receives the progress of a run (the binary prints it; tests may collect it).
+pub trait Progress {
+    /// A stage finished.
+    fn stage(&mut self, event: &StageEvent<'_>);
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn stage(&mut self, _event: &StageEvent<'_>) {}
+}
+
+/// What one picture produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The picture.
+    pub input: PathBuf,
+    /// The files written, the report last.
+    pub files: Vec<PathBuf>,
+    /// The report written beside them.
+    pub report: Report,
+}
+
+/// Creates the output folder if needed and checks that a file can be written in it.
+pub fn prepare_output_dir(dir: &Path) -> Result<()> {
+    let folder_error = |source: std::io::Error| Error::OutputFolder {
+        source,
+        path: dir.to_path_buf(),
+    };
+    std::fs::create_dir_all(dir).map_err(folder_error)?;
+    if !dir.is_dir() {
+        return Err(folder_error(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a folder",
+        )));
+    }
+    let probe = dir.join(format!(".img23d-write-test.{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(folder_error)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Runs the main job on one picture.
+pub fn run_image(config: &RunConfig, input: &Path, progress: &mut dyn Progress) -> Result<Outcome> {
+    let _span = tracing::info_span!("image", path = %input.display()).entered();
+    let mut written: Vec<PathBuf> = Vec::new();
+    let result = run_image_inner(config, input, progress, &mut written);
+    if result.is_err() {
+        for path in &written {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result
+}
+
+/// Times one stage inside a tracing span.
+struct Stages<'p, 'i> {
+    progress: &'p mut dyn Progress,
+    input: &'i Path,
+    times: Vec<StageTime>,
+}
+
+impl Stages<'_, '_> {
+    fn run<T>(
+        &mut self,
+        name: &'static str,
+        work: impl FnOnce() -> Result<T>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Result<T> {
+        let span = tracing::info_span!("stage", name);
+        let start = Instant::now();
+        let value = span.in_scope(work)?;
+        let seconds = start.elapsed().as_secs_f64();
+        self.times.push(StageTime {
+            name,
+            ms: seconds * 1e3,
+        });
+        self.progress.stage(&StageEvent {
+            input: self.input,
+            name,
+            seconds,
+            detail: detail(&value),
+        });
+        Ok(value)
+    }
+}
+
+fn stage_error(stage: &'static str, input: &Path) -> impl FnOnce(img23d_meshing::Error) -> Error {
+    move |source| Error::Stage {
+        stage,
+        source,
+        path: input.to_path_buf(),
+    }
+}
+
+fn run_image_inner(
+    config: &RunConfig,
+    input: &Path,
+    progress: &mut dyn Progress,
+    written: &mut Vec<PathBuf>,
+) -> Result<Outcome> {
+    let total = Instant::now();
+    let mut stages = Stages {
+        progress,
+        input,
+        times: Vec::new(),
+    };
+
+    // Load.
+    let image = stages.run(
+        "load",
+        || load_image(input, &config.limits),
+        |img| {
+            let i = &img.info;
+            format!(
+                "{}x{} {} {} {}-bit",
+                i.width, i.height, i.format, i.channels, i.bits_per_channel
+            )
+        },
+    )?;
+
+    // Foreground, then crop and pad into the reconstruction's square.
+    let (foreground, cutout) = stages.run(
+        "foreground",
+        || {
+            let fg = find_foreground(
+                &image,
+                &ForegroundOptions {
+                    remove_background: config.remove_background,
+                },
+            )?;
+            // The square's raster: at least twice the grid (so the height map is finer
+            // than the voxels) and as fine as the picture allows.
+            let [x0, y0, x1, y1] = fg.bbox;
+            let side = ((x1 - x0).max(y1 - y0) as f32 / config.foreground_ratio).ceil() as usize;
+            let size = side
+                .max(2 * config.resolution)
+                .clamp(MIN_SQUARE, MAX_SQUARE);
+            let cut = cut_out(&fg, config.foreground_ratio, size);
+            Ok((fg, cut))
+        },
+        |(fg, cut)| {
+            let b = fg.bbox_source();
+            format!(
+                "{}, object {:.0}x{:.0} px, {:.0}% of the picture, square {}x{}",
+                fg.method.describe(),
+                b[2] - b[0],
+                b[3] - b[1],
+                fg.coverage * 100.0,
+                cut.size,
+                cut.size
+            )
+        },
+    )?;
+    drop(image.rgba);
+    let info = image.info;
+
+    // Reconstruction: the weight-free inflation (the only one this build can run).
+    let field = stages.run(
+        "reconstruction",
+        || {
+            InflatedField::new(&cutout, &InflateOptions::default()).ok_or_else(|| {
+                Error::NoForeground {
+                    reason: "the object is too small to reconstruct".to_string(),
+                    path: input.to_path_buf(),
+                }
+            })
+        },
+        |f| {
+            format!(
+                "built-in silhouette inflation (weight-free), {}x{} height map",
+                f.stats().size,
+                f.stats().size
+            )
+        },
+    )?;
+
+    // Extraction.
+    let extraction = stages.run(
+        "extraction",
+        || {
+            let options = ExtractOptions {
+                resolution: config.resolution,
+                limits: config.limits,
+                ..ExtractOptions::default()
+            };
+            extract(&field, &options).map_err(stage_error("extraction", input))
+        },
+        |e| {
+            format!(
+                "{r}^3 grid, {:.1}% of it evaluated, {} vertices, {} triangles",
+                e.stats.evaluation_fraction * 100.0,
+                e.mesh.vertex_count(),
+                e.mesh.triangle_count(),
+                r = e.stats.resolution
+            )
+        },
+    )?;
+    let extract_stats = extraction.stats;
+    let mut mesh = extraction.mesh;
+
+    // Geometry: drop floaters (specks of thin parts the grid barely resolved), then — the
+    // field is in glTF's frame already — scale to the requested height, stand the asset
+    // on y = 0, and compute normals.
+    let (to_output, removed) = stages.run(
+        "geometry",
+        || {
+            let before = mesh.triangle_count();
+            mesh = remove_small_components(
+                &mesh,
+                &ComponentOptions {
+                    min_fraction: FLOATER_FRACTION,
+                    keep: KeepComponents::AllAbove,
+                },
+            )
+            .map_err(stage_error("geometry", input))?;
+            let removed = before - mesh.triangle_count();
+            let bbox = mesh.bounding_box().ok_or_else(|| {
+                stage_error("geometry", input)(img23d_meshing::Error::NoSurface { level: 0.0 })
+            })?;
+            let fit = fit_to_height(bbox, config.height).ok_or_else(|| {
+                stage_error("geometry", input)(img23d_meshing::Error::invalid_parameter(
+                    "mesh height",
+                    "a mesh with some height",
+                    format!("{bbox:?}"),
+                ))
+            })?;
+            fit.apply_to_mesh(&mut mesh);
+            mesh.compute_normals();
+            mesh.validate()
+                .map_err(|e| stage_error("geometry", input)(e.into()))?;
+            Ok((fit, removed))
+        },
+        |(_, removed)| {
+            format!(
+                "{} m tall, +Y up, facing +Z; {removed} triangles of floaters removed",
+                config.height
+            )
+        },
+    )?;
+    // Appearance: vertex colors from the field, queried in the output frame.
+    // (UV atlas + texture baking plugs in here.)
+    let output_field = TransformedField::new(&field, to_output).ok_or_else(|| {
+        stage_error("appearance", input)(img23d_meshing::Error::invalid_parameter(
+            "output transform",
+            "an invertible transform",
+            format!("{to_output:?}"),
+        ))
+    })?;
+    let material = stages.run(
+        "appearance",
+        || {
+            color_vertices(&mut mesh, &output_field).map_err(stage_error("appearance", input))?;
+            Ok(Material::default())
+        },
+        |_| "vertex colors projected from the picture (front) and its mirror (back)".to_string(),
+    )?;
+    let topology = analyze(&mesh);
+    let (bbox_min, bbox_max) = mesh.bounding_box().unwrap_or_default();
+    let asset = Asset {
+        name: output_stem(input)?,
+        mesh,
+        material,
+    };
+
+    // Export.
+    let outputs = stages.run(
+        "export",
+        || export(config, input, &asset, written),
+        |files| {
+            files
+                .iter()
+                .map(|f| format!("{} ({})", f.path.display(), human_bytes(f.bytes)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    )?;
+
+    let report = Report {
+        report_version: crate::report::REPORT_VERSION,
+        versions: Versions::default(),
+        input: info,
+        settings: Settings {
+            formats: config.formats.clone(),
+            resolution: config.resolution,
+            height_m: config.height,
+            foreground_ratio: config.foreground_ratio,
+            remove_background: config.remove_background,
+            threads: rayon::current_num_threads(),
+        },
+        foreground: ForegroundReport {
+            method: foreground.method,
+            bbox_px: foreground.bbox_source(),
+            coverage: foreground.coverage,
+            square_px: [
+                cutout.window_source.x,
+                cutout.window_source.y,
+                cutout.window_source.width,
+            ],
+            square_size: cutout.size,
+            keying: foreground.keying.clone(),
+        },
+        reconstruction: ReconstructionReport {
+            name: "inflate".to_string(),
+            kind: "weight-free",
+            reason: reconstruction_reason(triposr_installed()).to_string(),
+            view: "orthographic camera on +Z looking along -Z; the picture square spans \
+                   x, y in [-1, 1] of the field frame (glTF axes)",
+            field_to_output: to_output,
+            inflate: Some(field.stats()),
+        },
+        extraction: extract_stats,
+        mesh: MeshReport {
+            vertices: asset.mesh.vertex_count(),
+            triangles: asset.mesh.triangle_count(),
+            bbox_min,
+            bbox_max,
+            area_m2: asset.mesh.area(),
+            volume_m3: asset.mesh.signed_volume(),
+            closed_manifold: topology.is_closed_manifold(),
+            euler_characteristic: topology.euler_characteristic(),
+            topology,
+            appearance: "vertex",
+            floater_triangles_removed: removed,
+        },
+        outputs,
+        stages: stages.times,
+        total_ms: total.elapsed().as_secs_f64() * 1e3,
+    };
+    let report_path = config.report_path(input)?;
+    write_report(&report_path, &report)?;
+    written.push(report_path);
+    Ok(Outcome {
+        input: input.to_path_buf(),
+        files: written.clone(),
+        report,
+    })
+}
+
+/// Writes every requested format; records each file in `written` as soon as it exists.
+fn export(
+    config: &RunConfig,
+    input: &Path,
+    asset: &Asset,
+    written: &mut Vec<PathBuf>,
+) -> Result<Vec<OutputFile>> {
+    let mut files = Vec::new();
+    for &format in &config.formats {
+        let path = config.output_path(input, format)?;
+        let mut made = vec![(format.extension().to_string(), path.clone())];
+        match format {
+            Format::Glb => write_glb(&path, asset, &GlbOptions::default()),
+            Format::Ply => write_ply(&path, &asset.mesh),
+            Format::Obj => write_obj(&path, asset).map(|f| {
+                made.extend(f.mtl.map(|p| ("mtl".to_string(), p)));
+                made.extend(f.texture.map(|p| ("png".to_string(), p)));
+            }),
+        }
+        .map_err(stage_error("export", input))?;
+        for (format, path) in made {
+            written.push(path.clone());
+            let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            files.push(OutputFile {
+                format,
+                path,
+                bytes,
+            });
+        }
+    }
+    Ok(files)
+}
+
+fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MB", n as f64 / f64::from(1 << 20))
+    } else {
+        format!("{:.0} kB", n as f64 / 1024.0)
+    }
+}

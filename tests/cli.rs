@@ -1,0 +1,113 @@
+//! The command line: `--help` documents every option of the main job, bad values are
+//! refused with exit status 2 before any work, and nothing is written then.
+
+use std::ffi::OsStr;
+
+use crate::util::*;
+
+#[test]
+fn help_documents_every_option() {
+    let help = run_ok(&[OsStr::new("--help")]);
+    for option in [
+        "<IMAGE>",
+        "--output <DIR>",
+        "--format <FORMATS>",
+        "--resolution <N>",
+        "--height <METERS>",
+        "--foreground-ratio <RATIO>",
+        "--no-remove-bg",
+        "--threads <N>",
+        "--quiet",
+        "[default: 256]",
+        "[default: 0.85]",
+        "[default: glb]",
+        "mesh",
+        "models",
+        "depth",
+    ] {
+        assert!(help.contains(option), "--help lacks {option}:\n{help}");
+    }
+}
+
+#[test]
+fn version() {
+    let v = run_ok(&[OsStr::new("--version")]);
+    assert_eq!(v.trim(), format!("img23d {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn bad_values_exit_with_status_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let chair = example("chair.png");
+    for (flag, value, says) in [
+        ("--resolution", "3", "--resolution"),
+        ("--resolution", "5000", "--resolution"),
+        ("--height", "0", "--height"),
+        ("--foreground-ratio", "1.2", "--foreground-ratio"),
+        ("--format", "fbx", "fbx"),
+    ] {
+        let output = run(&[
+            chair.as_os_str(),
+            OsStr::new("-o"),
+            out.as_os_str(),
+            OsStr::new(flag),
+            OsStr::new(value),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+        assert!(
+            !out.exists(),
+            "{flag} {value}: the output folder was created"
+        );
+    }
+}
+
+#[test]
+fn inputs_that_would_overwrite_each_other_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("chair.jpg");
+    std::fs::copy(example("apple.jpg"), &other).unwrap();
+    let out = dir.path().join("out");
+    let chair = example("chair.png");
+    let output = run(&[
+        chair.as_os_str(),
+        other.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("chair.*"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn images_and_output_are_required() {
+    let output = run(&[]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&[OsStr::new("picture.png")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--output"));
+}
+
+/// README's test command is the one `.ci/run` runs.
+#[test]
+fn readme_test_command_is_what_ci_runs() {
+    let ci = std::fs::read_to_string(root().join(".ci/run")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let marker = "# README's test command";
+    let command = ci
+        .lines()
+        .skip_while(|l| !l.starts_with(marker))
+        .nth(1)
+        .expect(".ci/run has the README test command after its marker comment");
+    assert!(command.contains("cargo test"), "{command}");
+    assert!(
+        readme.lines().any(|l| l == command),
+        "README.md lacks the test command of .ci/run: {command}"
+    );
+    assert!(readme.contains("cargo run --release -- examples/chair.png -o out/"));
+}

@@ -1,0 +1,288 @@
+//! `img23d IMAGE... -o DIR` on the example pictures: every output is read back by an
+//! independent reader and checked (Khronos validator for GLB, `ply-rs-bw` for PLY, `tobj`
+//! for OBJ), and the mesh is closed, 2-manifold, upright and as tall as asked.
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use crate::gltf_validator;
+use crate::util::*;
+
+/// The stages every successful picture reports, in order.
+const STAGES: &[&str] = &[
+    "load",
+    "foreground",
+    "reconstruction",
+    "extraction",
+    "geometry",
+    "appearance",
+    "export",
+];
+
+/// Runs the main job on `examples/<name>` into a fresh folder with every format, checks
+/// every output, and returns the folder (kept alive) with the GLB's mesh.
+fn check_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, img23d_meshing::Mesh) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = example(name);
+    let mut args: Vec<&OsStr> = vec![
+        input.as_os_str(),
+        OsStr::new("-o"),
+        dir.path().as_os_str(),
+        OsStr::new("--format"),
+        OsStr::new("glb,ply,obj"),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let stdout = run_ok(&args);
+
+    // One line per stage, and the plain word about the reconstruction used.
+    for stage in STAGES {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}: {stage} "))),
+            "no `{stage}` line in:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("built-in weight-free")
+            && stdout.contains("no neural model")
+            && stdout.contains("img23d models fetch triposr-encoder"),
+        "{stdout}"
+    );
+
+    let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();
+    assert_eq!(
+        files_in(dir.path()),
+        [
+            format!("{stem}.glb"),
+            format!("{stem}.obj"),
+            format!("{stem}.ply"),
+            format!("{stem}.report.json"),
+        ],
+        "exactly the requested outputs, no temporary files"
+    );
+    let height: f32 = extra
+        .windows(2)
+        .find(|w| w[0] == "--height")
+        .map(|w| w[1].parse().unwrap())
+        .unwrap_or(1.0);
+
+    // GLB: the Khronos validator, then the gltf crate.
+    let glb = dir.path().join(format!("{stem}.glb"));
+    gltf_validator::assert_valid(&glb);
+    let mesh = read_glb(&glb);
+    assert_eq!(mesh.colors.len(), mesh.positions.len(), "COLOR_0 present");
+    let topo = assert_closed_manifold(&mesh, &format!("{name} GLB"));
+    assert_upright_with_height(&mesh, height, 1e-3 * height, &format!("{name} GLB"));
+
+    // PLY and OBJ: the same mesh through other readers.
+    let ply = read_ply(&dir.path().join(format!("{stem}.ply")));
+    assert_closed_manifold(&ply, &format!("{name} PLY"));
+    assert_eq!(
+        (ply.vertex_count(), ply.triangle_count()),
+        (mesh.vertex_count(), mesh.triangle_count())
+    );
+    assert_upright_with_height(&ply, height, 1e-3 * height, &format!("{name} PLY"));
+    let obj = read_obj(&dir.path().join(format!("{stem}.obj")));
+    assert_closed_manifold(&obj, &format!("{name} OBJ"));
+    assert_eq!(obj.colors.len(), obj.positions.len(), "OBJ vertex colors");
+    assert_eq!(
+        (obj.vertex_count(), obj.triangle_count()),
+        (mesh.vertex_count(), mesh.triangle_count())
+    );
+
+    // The report agrees.
+    let report = read_report(&dir.path().join(format!("{stem}.report.json")));
+    assert_eq!(report["reconstruction"]["name"], "inflate");
+    assert_eq!(report["reconstruction"]["kind"], "weight-free");
+    assert_eq!(report["mesh"]["closed_manifold"], true);
+    assert_eq!(report["mesh"]["triangles"], mesh.triangle_count());
+    assert_eq!(report["mesh"]["vertices"], mesh.vertex_count());
+    assert_eq!(
+        report["mesh"]["euler_characteristic"],
+        topo.euler_characteristic()
+    );
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, STAGES);
+    assert_eq!(report["input"]["path"], input.to_str().unwrap());
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 3);
+    (dir, mesh)
+}
+
+#[test]
+fn chair_png_with_transparency_at_defaults() {
+    let (dir, _) = check_example("chair.png", &[]);
+    let report = read_report(&dir.path().join("chair.report.json"));
+    assert_eq!(report["foreground"]["method"], "alpha");
+    assert_eq!(report["settings"]["resolution"], 256);
+    assert_eq!(report["input"]["channels"], "rgba");
+}
+
+#[test]
+fn vase_png_keyed_from_a_plain_background() {
+    let (dir, mesh) = check_example("vase.png", &["--resolution", "160"]);
+    let report = read_report(&dir.path().join("vase.report.json"));
+    assert_eq!(report["foreground"]["method"], "keyed");
+    // The vase is 2.67 times as tall as wide (320 x 450 px in the picture, lip to foot).
+    let (min, max) = mesh.bounding_box().unwrap();
+    let aspect = (max[0] - min[0]) / (max[1] - min[1]);
+    assert!(
+        (aspect - 320.0 / 450.0).abs() < 0.03,
+        "width/height {aspect}"
+    );
+    // The front shows the picture: vertices facing the viewer near the middle are blue.
+    let front: Vec<[f32; 3]> = mesh
+        .positions
+        .iter()
+        .zip(&mesh.colors)
+        .filter(|(p, _)| p[0].abs() < 0.05 && (p[1] - 0.25).abs() < 0.05 && p[2] > 0.0)
+        .map(|(_, c)| *c)
+        .collect();
+    assert!(!front.is_empty());
+    for c in front {
+        assert!(
+            c[2] > c[0] + 0.05 && c[2] > c[1],
+            "not the vase's blue: {c:?}"
+        );
+    }
+}
+
+#[test]
+fn apple_jpeg_keyed_with_noise_and_vignette() {
+    let (dir, _) = check_example("apple.jpg", &["--resolution", "160", "--height", "0.08"]);
+    let report = read_report(&dir.path().join("apple.report.json"));
+    assert_eq!(report["foreground"]["method"], "keyed");
+    assert_eq!(report["input"]["format"], "JPEG");
+}
+
+#[test]
+fn bottle_jpeg_comes_out_upright_by_its_exif_orientation() {
+    let (dir, mesh) = check_example("bottle.jpg", &["--resolution", "160"]);
+    let report = read_report(&dir.path().join("bottle.report.json"));
+    assert_eq!(report["input"]["orientation"], "rotate 90 clockwise");
+    assert_eq!(
+        (
+            report["input"]["width"].as_u64(),
+            report["input"]["height"].as_u64()
+        ),
+        (Some(300), Some(640))
+    );
+    let (min, max) = mesh.bounding_box().unwrap();
+    let aspect = (max[0] - min[0]) / (max[1] - min[1]);
+    assert!(
+        aspect < 0.4,
+        "the bottle lies on its side: width/height {aspect}"
+    );
+}
+
+#[test]
+fn duck_webp_is_not_mirrored() {
+    let (dir, mesh) = check_example("duck.webp", &["--resolution", "160"]);
+    let report = read_report(&dir.path().join("duck.report.json"));
+    assert_eq!(report["input"]["format"], "WebP");
+    // The head is on the left of the picture; seen from +Z (the front) left is -X.
+    let top = mesh
+        .positions
+        .iter()
+        .max_by(|a, b| a[1].total_cmp(&b[1]))
+        .unwrap();
+    let (min, max) = mesh.bounding_box().unwrap();
+    assert!(top[0] < 0.5 * (min[0] + max[0]), "head at x = {}", top[0]);
+}
+
+#[test]
+fn robot_16_bit_png() {
+    let (dir, _) = check_example("robot16.png", &["--resolution", "160", "--height", "1.8"]);
+    let report = read_report(&dir.path().join("robot16.report.json"));
+    assert_eq!(report["input"]["bits_per_channel"], 16);
+    assert_eq!(report["foreground"]["method"], "alpha");
+}
+
+#[test]
+fn no_remove_bg_inflates_the_whole_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = example("vase.png");
+    run_ok(&[
+        input.as_os_str(),
+        OsStr::new("-o"),
+        dir.path().as_os_str(),
+        OsStr::new("--no-remove-bg"),
+        OsStr::new("--resolution"),
+        OsStr::new("96"),
+        OsStr::new("--quiet"),
+    ]);
+    let mesh = read_glb(&dir.path().join("vase.glb"));
+    assert_closed_manifold(&mesh, "vase --no-remove-bg");
+    // The whole 480x600 picture is the object.
+    let (min, max) = mesh.bounding_box().unwrap();
+    let aspect = (max[0] - min[0]) / (max[1] - min[1]);
+    assert!((aspect - 0.8).abs() < 0.03, "width/height {aspect}");
+    let report = read_report(&dir.path().join("vase.report.json"));
+    assert_eq!(report["foreground"]["method"], "whole_picture");
+}
+
+#[test]
+fn several_pictures_in_one_run_and_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (example("chair.png"), example("duck.webp"));
+    let out = run(&[
+        a.as_os_str(),
+        b.as_os_str(),
+        OsStr::new("-o"),
+        dir.path().as_os_str(),
+        OsStr::new("--resolution"),
+        OsStr::new("64"),
+        OsStr::new("-q"),
+    ]);
+    assert!(out.status.success());
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "--quiet prints nothing"
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        [
+            "chair.glb",
+            "chair.report.json",
+            "duck.glb",
+            "duck.report.json"
+        ]
+    );
+}
+
+#[test]
+fn output_folder_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("new").join("deeper");
+    let input = example("chair.png");
+    run_ok(&[
+        input.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("--resolution"),
+        OsStr::new("48"),
+    ]);
+    assert_eq!(files_in(&out), ["chair.glb", "chair.report.json"]);
+}
+
+/// Every picture in examples/ has a test above (so a new example gets one).
+#[test]
+fn every_example_is_tested() {
+    let mut found: Vec<String> = files_in(&root().join("examples"))
+        .into_iter()
+        .filter(|n| {
+            [".png", ".jpg", ".webp", ".bmp", ".tif", ".tiff"]
+                .iter()
+                .any(|e| n.ends_with(e))
+        })
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = EXAMPLES.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(found, listed);
+}
