@@ -190,6 +190,85 @@ pub fn choose_background(
     }
 }
 
+/// The neural side of a run, prepared once and shared by its pictures: which
+/// reconstruction runs (and why), and the loaded models.
+#[derive(Debug)]
+pub struct NeuralModels {
+    /// The reconstruction every picture of the run uses.
+    pub reconstruction: ReconstructionChoice,
+    /// TripoSR, when it runs.
+    pub triposr: Option<TripoSr>,
+    /// The segmentation model, when it is installed and `--bg` may use it.
+    pub segmenter: Option<Segmenter>,
+    /// What the models folder holds.
+    pub installed: Installed,
+    /// The models folder.
+    pub models_dir: PathBuf,
+}
+
+impl NeuralModels {
+    /// Decides the reconstruction and loads the models the run needs. Errors when a
+    /// forced model (`--model triposr`, `--bg model`) is not installed, or when an
+    /// installed model cannot be loaded.
+    pub fn prepare(
+        choice: ModelChoice,
+        background: BackgroundChoice,
+        models_dir: Option<&Path>,
+        runtime: &RuntimeOptions,
+    ) -> Result<Self> {
+        let dir = img23d_models::store::resolve_models_dir(models_dir)?;
+        let store = ModelStore::new(dir.clone()).with_offline(true);
+        let installed = Installed::check(&store, runtime.precision);
+        let reconstruction = choose_reconstruction(choice, installed, &dir)?;
+        if background == BackgroundChoice::Model && !installed.segmentation {
+            // The same error a picture would get, before any work starts.
+            choose_background(background, false, false, Path::new(""))?;
+        }
+        let triposr = match reconstruction {
+            ReconstructionChoice::Triposr => Some(TripoSr::load(
+                &store,
+                runtime,
+                &DecoderOptions::default(),
+                Normalization::Auto,
+            )?),
+            ReconstructionChoice::Inflate { .. } => None,
+        };
+        let wants_segmenter =
+            matches!(background, BackgroundChoice::Auto | BackgroundChoice::Model);
+        let segmenter = if wants_segmenter && installed.segmentation {
+            Some(load_segmenter(&store, runtime)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            reconstruction,
+            triposr,
+            segmenter,
+            installed,
+            models_dir: dir,
+        })
+    }
+
+    /// What the command says about the reconstruction, once per run.
+    pub fn notice(&self) -> String {
+        match (&self.reconstruction, &self.triposr) {
+            (ReconstructionChoice::Triposr, Some(t)) => {
+                format!("reconstruction: TripoSR ({})", t.describe())
+            }
+            (ReconstructionChoice::Inflate { reason }, _) if !self.installed.triposr => format!(
+                "reconstruction: used the built-in weight-free silhouette inflation, because no \
+                 neural model is installed ({reason})"
+            ),
+            (ReconstructionChoice::Inflate { reason }, _) => format!(
+                "reconstruction: used the built-in weight-free silhouette inflation ({reason})"
+            ),
+            (ReconstructionChoice::Triposr, None) => {
+                "reconstruction: TripoSR (not loaded)".to_string()
+            }
+        }
+    }
+}
+
 fn triposr_error(e: TriposrError, path: &Path) -> Error {
     match e {
         TriposrError::Model(m) => Error::Models(m),
@@ -384,6 +463,20 @@ pub fn segment(segmenter: &Segmenter, image: &LoadedImage) -> Result<LoadedImage
     }
     out.info.has_alpha = true;
     Ok(out)
+}
+
+/// A transparent picture flattened on gray 0.5 (for `--bg key`: keying looks at colors
+/// only).
+pub fn flatten_on_gray(mut image: LoadedImage) -> LoadedImage {
+    for p in image.rgba.pixels_mut() {
+        let a = p.0[3];
+        for c in 0..3 {
+            p.0[c] = p.0[c] * a + 0.5 * (1.0 - a);
+        }
+        p.0[3] = 1.0;
+    }
+    image.info.has_alpha = false;
+    image
 }
 
 fn to_u8(v: f32) -> u8 {
