@@ -145,6 +145,19 @@ if [[ "${DEPTH_PRO_TIMING:-1}" != 0 ]]; then
     [[ $rc -eq 0 && $dprc -ne 0 ]] && rc=$dprc
 fi
 
+# TripoSR's field on CUDA (tests/triposr area): points per second of each evaluation path
+# (planes sampled in Rust, the MLP in ONNX Runtime on CUDA; plain vs first layer folded)
+# and the coarse-to-fine extraction time at 256^3 and 512^3, with a TripoSR-sized decoder
+# of fixed weights (img23d_models::triposr::synthetic), then the same on this machine's
+# CPU for comparison. TRIPOSR_BENCH=0 skips it.
+if [[ "${TRIPOSR_BENCH:-1}" != 0 ]]; then
+    step "TripoSR field on CUDA (TripoSR-sized decoder, fixed weights)"
+    bash "$ROOT/scripts/gpu-check-triposr.sh" "$ORTLIB"
+    trc=$?
+    [[ $trc -ne 0 ]] && echo "  TripoSR bench: FAIL (exit $trc)"
+    [[ $rc -eq 0 && $trc -ne 0 ]] && rc=$trc
+fi
+
 echo
 if [[ $rc -eq 0 ]]; then
     echo "GPU CHECK: PASS ($(( $(date +%s) - T0 )) s)"

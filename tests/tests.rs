@@ -29,3 +29,7 @@ mod cli;
 
 // Real viewers: three.js GLTFLoader in headless Chromium.
 mod real_viewers;
+
+/// The main job through TripoSR and the segmentation model (tiny models with the real
+/// contracts): valid GLB, the input view facing +Z, forced models that are missing.
+mod triposr_cmd;

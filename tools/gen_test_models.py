@@ -382,6 +382,120 @@ def depth_pro_scene(ref):
     ref["depth_pro_scene_metric"] = {"inputs": [inp], "outputs": [sample(depth[:, 0]), sample(f.reshape(1))]}
 
 
+# ---------------------------------------------------------------- TripoSR object pair
+def triposr_object_pair(ref):
+    # An encoder/decoder pair with TripoSR's exact contracts whose field holds a known
+    # object, for the end-to-end tests of the main job (tests/triposr_cmd.rs): fixed
+    # weights, no random numbers. In TripoSR's frame (planes xy, xz, yz; grid_sample
+    # coordinates u -> width, v -> height in [-1, 1]):
+    #   channel 0 of every plane: -5 (u^2 + v^2), plus -20 max(0, -u - 0.2) on planes xy
+    #   and xz (their u is x): a sphere of radius 0.6 (x 0.87 in the scene) cut flat at
+    #   x = -0.27, so its round front faces +X, the input camera's side, and its flat back
+    #   -X;
+    #   channel 1 of plane yz: 5 u, a red logit growing toward +Y (the picture's right);
+    #   the other channels: 0.5 * tanh-free linear features of the 8x8-pooled picture.
+    # The decoder (MLP layout, 120 -> 64 -> 64 -> 4, SiLU) carries the sum of the planes'
+    # channel 0 (density) and channel 1 (red) through pass-through neurons with bias 10,
+    # and turns them into raw density d with exp(d - 1) = 25 on the sphere
+    # (d = h0 - 10 + 1 + ln 25 + 2 * 5 * 0.36) and the red logit h1 - 10.
+    n = 64
+    coords = ((2.0 * np.arange(n) + 1.0) / n - 1.0).astype(np.float32)  # texel centres
+    u_row = f32(coords.reshape(1, 1, 1, n))   # varies along width
+    v_col = f32(coords.reshape(1, 1, n, 1))   # varies along height
+    w_img = np.zeros((120, 3, 1, 1), dtype=np.float32)
+    for c in range(120):
+        if c % 40 in (0, 1):
+            continue  # shape and red channels ignore the picture
+        w_img[c, :, 0, 0] = 0.5 * np.array([np.sin(c), np.cos(1.3 * c), np.sin(0.7 * c + 1.0)])
+    sphere_mask = np.zeros((1, 120, 1, 1), dtype=np.float32)
+    sphere_mask[0, [0, 40, 80]] = 1.0
+    cut_mask = np.zeros((1, 120, 1, 1), dtype=np.float32)
+    cut_mask[0, [0, 40]] = 1.0
+    red_mask = np.zeros((1, 120, 1, 1), dtype=np.float32)
+    red_mask[0, 81] = 1.0
+    nodes = [
+        helper.make_node("AveragePool", ["image"], ["pooled"], kernel_shape=[8, 8], strides=[8, 8]),
+        helper.make_node("Conv", ["pooled", "w_img"], ["feat"]),                    # [1,120,64,64]
+        helper.make_node("Mul", ["u", "u"], ["uu"]),
+        helper.make_node("Mul", ["v", "v"], ["vv"]),
+        helper.make_node("Add", ["uu", "vv"], ["r2"]),                               # [1,1,64,64]
+        helper.make_node("Mul", ["r2", "minus_k"], ["bowl"]),
+        helper.make_node("Neg", ["u"], ["mu"]),
+        helper.make_node("Sub", ["mu", "cut_at"], ["past"]),
+        helper.make_node("Relu", ["past"], ["depth"]),
+        helper.make_node("Mul", ["depth", "minus_cut"], ["cut"]),                  # [1,1,1,64]
+        helper.make_node("Mul", ["u", "five"], ["red"]),                             # [1,1,1,64]
+        helper.make_node("Mul", ["bowl", "sphere_mask"], ["t_bowl"]),                # [1,120,64,64]
+        helper.make_node("Mul", ["cut", "cut_mask"], ["t_cut"]),                    # [1,120,1,64]
+        helper.make_node("Mul", ["red", "red_mask"], ["t_red"]),                     # [1,120,1,64]
+        helper.make_node("Add", ["feat", "t_bowl"], ["a1"]),
+        helper.make_node("Add", ["a1", "t_cut"], ["a2"]),
+        helper.make_node("Add", ["a2", "t_red"], ["a3"]),
+        helper.make_node("Reshape", ["a3", "shape"], ["triplane"]),
+    ]
+    inits = [init("w_img", w_img), init("u", u_row), init("v", v_col), init("minus_k", f32(-5.0)),
+             init("cut_at", f32(0.2)), init("minus_cut", f32(-20.0)),
+             init("five", f32(5.0)), init("sphere_mask", sphere_mask),
+             init("cut_mask", cut_mask), init("red_mask", red_mask),
+             init("shape", i64([1, 3, 40, 64, 64]))]
+    save("triposr_object_encoder.onnx", nodes, [vi("image", [1, 3, 512, 512])],
+         [vi("triplane", [1, 3, 40, 64, 64])], inits)
+    x = det_input((1, 3, 512, 512), 13).astype(np.float64)
+    pooled = x.reshape(1, 3, 64, 8, 64, 8).mean(axis=(3, 5))
+    feat = np.einsum("oc,nchw->nohw", w_img[:, :, 0, 0].astype(np.float64), pooled)
+    u64, v64 = u_row.astype(np.float64), v_col.astype(np.float64)
+    bowl = -5.0 * (u64 ** 2 + v64 ** 2)
+    cut = -20.0 * np.maximum(0.0, -u64 - 0.2) + 0.0 * v64
+    planes = feat + bowl * sphere_mask + cut * cut_mask + 5.0 * u64 * red_mask
+    ref["triposr_object_encoder"] = {
+        "inputs": [{"shape": [1, 3, 512, 512], "offset": 13, "scale": 1.0, "shift": 0.0}],
+        "outputs": [sample(planes.reshape(1, 3, 40, 64, 64))]}
+
+    sizes = [120, 64, 64, 4]
+    ws, bs = [], []
+    for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        i = np.arange(a, dtype=np.float64)[:, None]
+        j = np.arange(b, dtype=np.float64)[None, :]
+        w = 0.3 / np.sqrt(a) * np.sin(1.7 * i + 2.3 * j + k)
+        bias = 0.05 * np.cos(np.arange(b) + k)
+        w[:, 0] = 0.0
+        w[:, 1] = 0.0
+        if k == 0:
+            w[[0, 40, 80], 0] = 1.0
+            w[[1, 41, 81], 1] = 1.0
+            bias[0] = bias[1] = 10.0
+        else:
+            w[0, 0] = 1.0
+            w[1, 1] = 1.0
+            bias[0] = bias[1] = 0.0
+        if k == len(sizes) - 2:
+            bias[0] = -10.0 + 1.0 + np.log(25.0) + 2.0 * 5.0 * 0.36
+            bias[1] = -10.0
+        ws.append(f32(w))
+        bs.append(f32(bias))
+    nodes, inits = [], []
+    cur = "features"
+    for k, (w, b) in enumerate(zip(ws, bs)):
+        inits += [init(f"w{k}", w), init(f"b{k}", b)]
+        last = k == len(ws) - 1
+        nodes.append(helper.make_node("MatMul", [cur, f"w{k}"], [f"mm{k}"]))
+        nodes.append(helper.make_node("Add", [f"mm{k}", f"b{k}"], ["raw" if last else f"lin{k}"]))
+        if not last:
+            nodes.append(helper.make_node("Sigmoid", [f"lin{k}"], [f"sig{k}"]))
+            nodes.append(helper.make_node("Mul", [f"lin{k}", f"sig{k}"], [f"act{k}"]))
+            cur = f"act{k}"
+    save("triposr_object_decoder.onnx", nodes, [vi("features", ["num_points", 120])],
+         [vi("raw", ["num_points", 4])], inits)
+    p = 97
+    h = det_input((p, 120), 29, 8.0, -4.0).astype(np.float64)
+    for k, (w, b) in enumerate(zip(ws, bs)):
+        h = h @ w.astype(np.float64) + b.astype(np.float64)
+        if k < len(ws) - 1:
+            h = silu(h)
+    ref["triposr_object_decoder"] = {"inputs": [{"shape": [p, 120], "offset": 29, "scale": 8.0, "shift": -4.0}],
+                                     "outputs": [sample(h)]}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     ref = {"_about": "reference outputs of the tiny test models; generated by tools/gen_test_models.py "
@@ -395,6 +509,7 @@ def main():
     segmentation(ref)
     wrong_models()
     depth_pro_scene(ref)
+    triposr_object_pair(ref)
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(ref, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -10,7 +10,7 @@
 //!
 //! Options: `--device cpu|cuda` (default cpu), `--points N` (default 262144),
 //! `--repeat N` (default 5), `--extract 256,512` (extraction resolutions, default 256;
-//! the decoder is `triposr::synthetic`, whose surface is a bumpy sphere). ONNX Runtime is found as `img23d_models::runtime` finds it
+//! the decoder is `triposr::synthetic`, whose surface is a bumpy sphere), `--ort-lib PATH`. ONNX Runtime is found as `img23d_models::runtime` finds it
 //! (`ORT_DYLIB_PATH`, the `onnxruntime-gpu` / `onnxruntime` Python packages, ...); a
 //! requested CUDA device that cannot start is an error. Besides wall-clock points per
 //! second it prints points per CPU-second of this process, which stays meaningful on a
@@ -82,12 +82,14 @@ fn main() -> Result<()> {
     let mut n = 1usize << 18;
     let mut repeat = 5usize;
     let mut extract: Vec<usize> = vec![256];
+    let mut ort_lib: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = args.next().context("--device needs a value")?,
             "--points" => n = args.next().context("--points needs a value")?.parse()?,
             "--repeat" => repeat = args.next().context("--repeat needs a value")?.parse()?,
+            "--ort-lib" => ort_lib = Some(args.next().context("--ort-lib needs a path")?.into()),
             "--extract" => {
                 extract = args
                     .next()
@@ -132,13 +134,16 @@ fn main() -> Result<()> {
             TriplaneField::folded(&planes, &mlp.layers()[0], MlpExec::Rust(mlp.clone()))?,
         ));
     }
-    let opts = RuntimeOptions::default()
+    let mut opts = RuntimeOptions::default()
         .with_device(if cuda { Device::Cuda(0) } else { Device::Cpu })
         .with_intra_threads(if cuda {
             0
         } else {
             rayon::current_num_threads()
         });
+    if let Some(lib) = ort_lib {
+        opts = opts.with_ort_lib(lib);
+    }
     let full = OrtMlp::from_bytes(&mlp_to_onnx(mlp.layers(), false), 120, &opts);
     let tail = OrtMlp::from_bytes(&mlp_to_onnx(&mlp.layers()[1..], true), 64, &opts);
     match (full, tail) {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::neural::{BackgroundChoice, ModelChoice};
+
 /// img23d: turn a picture into a textured 3D asset (GLB, PLY, OBJ).
 ///
 /// Without a subcommand, img23d reconstructs each IMAGE into a closed, colored mesh in
@@ -86,6 +88,33 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_remove_bg: bool,
 
+    /// Reconstruction: auto (TripoSR when installed, else the built-in silhouette
+    /// inflation, saying so), triposr (an error when it is not installed), inflate.
+    #[arg(long, value_enum, value_name = "MODEL", default_value_t = ModelChoice::Auto)]
+    pub model: ModelChoice,
+
+    /// Background removal: auto (the picture's alpha if it has transparency, else the
+    /// segmentation model if installed, else weight-free keying), alpha, model, key, none
+    /// (the same as --no-remove-bg).
+    #[arg(long = "bg", value_enum, value_name = "HOW", default_value_t = BackgroundChoice::Auto)]
+    pub bg: BackgroundChoice,
+
+    /// Models folder. By default, $IMG23D_MODELS, else the user's cache folder
+    /// (~/.cache/img23d/models on Linux).
+    #[arg(long, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+
+    /// Where neural models run: auto (CUDA when available, else CPU), cpu, cuda[:N],
+    /// tensorrt[:N]. An explicitly requested GPU that cannot start is an error.
+    #[arg(long, value_name = "DEVICE", default_value = "auto")]
+    pub device: String,
+
+    /// The ONNX Runtime library (libonnxruntime.so) or a folder holding it. By default:
+    /// $ORT_DYLIB_PATH, an installed onnxruntime / onnxruntime-gpu Python package, then
+    /// the system library path.
+    #[arg(long, value_name = "PATH")]
+    pub ort_lib: Option<PathBuf>,
+
     /// Worker threads for the heavy stages (0: one per CPU core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -138,6 +167,24 @@ mod tests {
         assert_eq!(cli.run.height, 1.0);
         assert_eq!(cli.run.foreground_ratio, 0.85);
         assert!(!cli.run.no_remove_bg);
+        assert_eq!(cli.run.model, ModelChoice::Auto);
+        assert_eq!(cli.run.bg, BackgroundChoice::Auto);
+        assert_eq!(cli.run.device, "auto");
+    }
+
+    #[test]
+    fn model_and_background_choices() {
+        let cli = Cli::try_parse_from([
+            "img23d", "a.png", "-o", "o", "--model", "triposr", "--bg", "model", "--device", "cpu",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.model, ModelChoice::Triposr);
+        assert_eq!(cli.run.bg, BackgroundChoice::Model);
+        for bad in [["--model", "sf3d"], ["--bg", "magic"]] {
+            let mut args = vec!["img23d", "a.png", "-o", "o"];
+            args.extend(bad);
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

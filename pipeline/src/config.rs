@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use img23d_meshing::Limits;
+use img23d_models::{Device, RuntimeOptions};
 
 use crate::cli::{Format, RunArgs};
+use crate::neural::{BackgroundChoice, ModelChoice};
 use crate::{Error, Result};
 
 /// Settings of the main job after validation: no `Option`s for things with defaults.
@@ -36,6 +38,19 @@ pub struct RunConfig {
     /// Caps on sizes from user input. By default, [`Limits::default`].
     #[serde(skip)]
     pub limits: Limits,
+    /// The reconstruction asked for. By default, [`ModelChoice::Auto`].
+    pub model: ModelChoice,
+    /// How the object is told from the background. By default,
+    /// [`BackgroundChoice::Auto`] (`--no-remove-bg` gives [`BackgroundChoice::None`]).
+    pub background: BackgroundChoice,
+    /// The models folder; `None` resolves `$IMG23D_MODELS`, else the user's cache
+    /// folder. By default, `None`.
+    pub models_dir: Option<PathBuf>,
+    /// Where the neural models run. By default, [`Device::Auto`].
+    #[serde(skip)]
+    pub device: Device,
+    /// The ONNX Runtime library, when given. By default, `None` (searched).
+    pub ort_lib: Option<PathBuf>,
 }
 
 impl Default for RunConfig {
@@ -51,6 +66,11 @@ impl Default for RunConfig {
             threads: 0,
             quiet: false,
             limits: Limits::default(),
+            model: ModelChoice::Auto,
+            background: BackgroundChoice::Auto,
+            models_dir: None,
+            device: Device::Auto,
+            ort_lib: None,
         }
     }
 }
@@ -63,6 +83,19 @@ impl RunConfig {
             expected: "an output folder".into(),
             got: "nothing".into(),
         })?;
+        let device = args
+            .device
+            .parse::<Device>()
+            .map_err(|e| Error::InvalidArgument {
+                name: "--device",
+                expected: e.expected.to_string(),
+                got: e.got,
+            })?;
+        let background = if args.no_remove_bg {
+            BackgroundChoice::None
+        } else {
+            args.bg
+        };
         let mut formats = args.format.clone();
         formats.sort();
         formats.dedup();
@@ -73,10 +106,15 @@ impl RunConfig {
             resolution: args.resolution,
             height: args.height,
             foreground_ratio: args.foreground_ratio,
-            remove_background: !args.no_remove_bg,
+            remove_background: background != BackgroundChoice::None,
             threads: args.threads,
             quiet: args.quiet,
             limits: Limits::default(),
+            model: args.model,
+            background,
+            models_dir: args.models_dir.clone(),
+            device,
+            ort_lib: args.ort_lib.clone(),
         };
         config.validate()?;
         Ok(config)
@@ -141,6 +179,15 @@ impl RunConfig {
             }
         }
         Ok(())
+    }
+
+    /// ONNX Runtime settings for the neural stages.
+    pub fn runtime_options(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            ort_lib: self.ort_lib.clone(),
+            device: self.device,
+            ..RuntimeOptions::default()
+        }
     }
 
     /// The output file of `image` in `format`: `DIR/<stem>.<ext>`.
@@ -225,6 +272,27 @@ mod tests {
             );
             assert_eq!(err.exit_code(), 2);
         }
+    }
+
+    #[test]
+    fn background_and_device() {
+        let c = parse(&["a.png", "-o", "o", "--no-remove-bg"]).unwrap();
+        assert_eq!(c.background, BackgroundChoice::None);
+        assert!(!c.remove_background);
+        let c = parse(&["a.png", "-o", "o", "--bg", "key", "--device", "cpu"]).unwrap();
+        assert_eq!(c.background, BackgroundChoice::Key);
+        assert_eq!(c.runtime_options().device, Device::Cpu);
+        let err = parse(&["a.png", "-o", "o", "--device", "tpu"]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidArgument {
+                    name: "--device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

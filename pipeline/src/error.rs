@@ -126,6 +126,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A neural stage (segmentation, TripoSR) failed on one input.
+    #[error("{stage} failed: {reason}: {path}")]
+    Neural {
+        /// The stage (`segmentation`, `TripoSR`).
+        stage: &'static str,
+        /// What went wrong.
+        reason: String,
+        /// The input or model file involved.
+        path: PathBuf,
+    },
+
     /// A stage failed on one input; `source` says how.
     #[error("{stage} failed: {source}: {path}")]
     Stage {

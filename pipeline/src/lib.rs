@@ -11,6 +11,7 @@
 //! | [`foreground`] | finding the object (alpha or weight-free keying), crop and pad |
 //! | [`raster`] | distance transforms, morphology, components, resampling |
 //! | [`inflate`] | the weight-free reconstruction: the silhouette inflated into a field |
+//! | [`neural`] | background removal with a segmentation model, the TripoSR reconstruction, and the choice between them and the weight-free stages |
 //! | [`run`] | the main job: stage orchestration, timings, outputs |
 //! | [`report`] | `DIR/<stem>.report.json` |
 //! | [`error`] | the pipeline's error type and exit codes |
@@ -27,6 +28,7 @@ pub mod image;
 pub mod inflate;
 pub mod mesh_cmd;
 pub mod models_cmd;
+pub mod neural;
 pub mod raster;
 pub mod report;
 pub mod run;

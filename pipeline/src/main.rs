@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use img23d::cli::{Cli, Command};
 use img23d::config::RunConfig;
-use img23d::run::{
-    Progress, StageEvent, prepare_output_dir, reconstruction_notice, run_image, triposr_installed,
-};
+use img23d::run::{Progress, StageEvent, prepare_models, prepare_output_dir, run_image_with};
 
 /// Prints each stage as `<file>: <stage> <ms> ms  <detail>` on stdout.
 struct Printer;
@@ -76,6 +74,14 @@ fn run_main_job(config: &RunConfig) -> i32 {
         eprintln!("error: {e}");
         return e.exit_code();
     }
+    // The neural models, once for all pictures (a forced model that is missing fails here).
+    let neural = match prepare_models(config) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
     let mut printer = Printer;
     let mut silent = img23d::run::Silent;
     let progress: &mut dyn Progress = if config.quiet {
@@ -87,7 +93,7 @@ fn run_main_job(config: &RunConfig) -> i32 {
     let mut any_done = false;
     for input in &config.images {
         let start = std::time::Instant::now();
-        match run_image(config, input, progress) {
+        match run_image_with(config, input, progress, &neural) {
             Ok(outcome) => {
                 any_done = true;
                 if !config.quiet {
@@ -113,7 +119,7 @@ fn run_main_job(config: &RunConfig) -> i32 {
         }
     }
     if any_done && !config.quiet {
-        println!("note: {}", reconstruction_notice(triposr_installed()));
+        println!("note: {}", neural.notice());
     }
     code
 }

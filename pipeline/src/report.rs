@@ -77,6 +77,10 @@ pub struct Settings {
     pub remove_background: bool,
     /// Worker threads used.
     pub threads: usize,
+    /// `--model` as given.
+    pub model: crate::neural::ModelChoice,
+    /// `--bg` as given.
+    pub background: crate::neural::BackgroundChoice,
 }
 
 /// How the object was found.
@@ -94,6 +98,9 @@ pub struct ForegroundReport {
     pub square_size: usize,
     /// Keying details, for keyed pictures.
     pub keying: Option<KeyingStats>,
+    /// Where the mask came from: the picture's alpha, the segmentation model, keying,
+    /// or none.
+    pub background: crate::neural::BackgroundMethod,
 }
 
 /// Which reconstruction ran.
@@ -112,6 +119,23 @@ pub struct ReconstructionReport {
     pub field_to_output: Transform,
     /// Figures of the inflation.
     pub inflate: Option<InflateStats>,
+    /// TripoSR's details, when it ran.
+    pub triposr: Option<TriposrReport>,
+}
+
+/// What TripoSR ran on and how.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TriposrReport {
+    /// Sessions and the field's evaluation path.
+    pub models: String,
+    /// How fields were evaluated (Rust sampling with the folded first layer, ...).
+    pub field_path: &'static str,
+    /// Crop box in the picture, `[x0, y0, x1, y1)` (upstream's `resize_foreground`).
+    pub crop_px: [u32; 4],
+    /// Side of the padded square canvas, in picture pixels.
+    pub canvas_px: u32,
+    /// Side of the encoder's input.
+    pub input_size: u32,
 }
 
 /// The final mesh.

@@ -10,81 +10,37 @@
 //! `img23d_meshing::io::write_atomic`, and when a picture fails after some of its files
 //! were written, those are removed again: a failed picture leaves nothing in `DIR`.
 //!
-//! Reconstruction: the main job cannot run a neural model yet, so every picture goes
-//! through the built-in weight-free [`crate::inflate`] field, and the run says so and why
-//! ([`reconstruction_notice`]).
+//! Reconstruction ([`crate::neural`]): TripoSR when it is installed (or asked for with
+//! `--model triposr`), else the built-in weight-free [`crate::inflate`] field, and the
+//! run says which and why ([`NeuralModels::notice`]). The background: the picture's
+//! alpha, the segmentation model, or weight-free keying (`--bg`). Both reconstructions
+//! give a field in glTF's frame, so everything after them is shared.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use img23d_meshing::Field;
 use img23d_meshing::cleanup::{ComponentOptions, KeepComponents, remove_small_components};
-use img23d_meshing::convert_coordinates::fit_to_height;
+use img23d_meshing::convert_coordinates::{fit_to_height, triposr_to_gltf};
 use img23d_meshing::export::{GlbOptions, write_glb, write_obj, write_ply};
 use img23d_meshing::extract::{ExtractOptions, color_vertices, extract};
 use img23d_meshing::field::TransformedField;
 use img23d_meshing::topology::analyze;
 use img23d_meshing::{Asset, Material};
-use img23d_models::runtime::Precision;
-use img23d_models::store::{self, ModelState, ModelStore};
 
 use crate::cli::Format;
 use crate::config::{RunConfig, output_stem};
 use crate::foreground::{ForegroundOptions, cut_out, find_foreground};
 use crate::image::load_image;
 use crate::inflate::{InflateOptions, InflatedField};
+use crate::neural::{
+    BackgroundMethod, NeuralModels, ReconstructionChoice, TriposrOutput, masked_picture, segment,
+};
 use crate::report::{
     ForegroundReport, MeshReport, OutputFile, ReconstructionReport, Report, Settings, StageTime,
-    Versions, write_report,
+    TriposrReport, Versions, write_report,
 };
 use crate::{Error, Result};
-
-/// The neural models the main job would use (TripoSR's encoder and decoder), by their
-/// names in `img23d models list`.
-pub const TRIPOSR_MODELS: [&str; 2] = ["triposr-encoder", "triposr-decoder"];
-
-/// Whether TripoSR's files are in the models folder (`--models-dir` is not a flag of the
-/// main job yet: `IMG23D_MODELS`, else the user's cache folder). Reads the folder's lock
-/// file only; never touches the network.
-pub fn triposr_installed() -> bool {
-    let Ok(dir) = store::resolve_models_dir(None) else {
-        return false;
-    };
-    let store = ModelStore::new(dir);
-    TRIPOSR_MODELS.iter().all(|name| {
-        matches!(
-            store.state(name, Precision::Fp32),
-            Ok(ModelState::Installed | ModelState::Unrecorded)
-        )
-    })
-}
-
-/// Why the weight-free reconstruction ran, for the report.
-pub fn reconstruction_reason(triposr_installed: bool) -> &'static str {
-    if triposr_installed {
-        "TripoSR is installed, but this version's main job cannot run it yet (wiring it in \
-         is in progress)"
-    } else {
-        "no neural model is installed"
-    }
-}
-
-/// What the command says about the reconstruction it used, once per run.
-pub fn reconstruction_notice(triposr_installed: bool) -> String {
-    let how = "`img23d models fetch triposr-encoder` and `img23d models fetch \
-               triposr-decoder` install TripoSR (see `img23d models list`)";
-    if triposr_installed {
-        "reconstruction: used the built-in weight-free silhouette inflation. TripoSR is \
-         installed, but this version's main job cannot run it yet: wiring the TripoSR \
-         stage into it is in progress."
-            .to_string()
-    } else {
-        format!(
-            "reconstruction: used the built-in weight-free silhouette inflation, because no \
-             neural model is installed. {how}; the main job will use it once the TripoSR \
-             stage is wired in, which is in progress."
-        )
-    }
-}
 
 /// Pieces of the mesh smaller than this fraction of its area are floaters and removed.
 const FLOATER_FRACTION: f32 = 0.002;
@@ -151,11 +107,33 @@ pub fn prepare_output_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs the main job on one picture.
+/// Runs the main job on one picture, preparing the neural models for it alone (a run of
+/// several pictures prepares them once: [`NeuralModels::prepare`], [`run_image_with`]).
 pub fn run_image(config: &RunConfig, input: &Path, progress: &mut dyn Progress) -> Result<Outcome> {
+    let neural = prepare_models(config)?;
+    run_image_with(config, input, progress, &neural)
+}
+
+/// The neural side of a run of `config` (see [`NeuralModels::prepare`]).
+pub fn prepare_models(config: &RunConfig) -> Result<NeuralModels> {
+    NeuralModels::prepare(
+        config.model,
+        config.background,
+        config.models_dir.as_deref(),
+        &config.runtime_options(),
+    )
+}
+
+/// Runs the main job on one picture with the run's neural models.
+pub fn run_image_with(
+    config: &RunConfig,
+    input: &Path,
+    progress: &mut dyn Progress,
+    neural: &NeuralModels,
+) -> Result<Outcome> {
     let _span = tracing::info_span!("image", path = %input.display()).entered();
     let mut written: Vec<PathBuf> = Vec::new();
-    let result = run_image_inner(config, input, progress, &mut written);
+    let result = run_image_inner(config, input, progress, &mut written, neural);
     if result.is_err() {
         for path in &written {
             let _ = std::fs::remove_file(path);
@@ -204,11 +182,27 @@ fn stage_error(stage: &'static str, input: &Path) -> impl FnOnce(img23d_meshing:
     }
 }
 
+/// The field a reconstruction made, in glTF's frame.
+enum Reconstructed {
+    Inflate(InflatedField),
+    Triposr(Box<TriposrOutput>),
+}
+
+impl Reconstructed {
+    fn field(&self) -> &dyn Field {
+        match self {
+            Self::Inflate(f) => f,
+            Self::Triposr(t) => &t.field,
+        }
+    }
+}
+
 fn run_image_inner(
     config: &RunConfig,
     input: &Path,
     progress: &mut dyn Progress,
     written: &mut Vec<PathBuf>,
+    neural: &NeuralModels,
 ) -> Result<Outcome> {
     let total = Instant::now();
     let mut stages = Stages {
@@ -230,15 +224,45 @@ fn run_image_inner(
         },
     )?;
 
-    // Foreground, then crop and pad into the reconstruction's square.
+    // Background: the picture's alpha, the segmentation model (its mask becomes the
+    // alpha), or keying (a transparent picture is flattened on gray first).
+    let background = crate::neural::choose_background(
+        config.background,
+        image.has_transparency(),
+        neural.segmenter.is_some(),
+        input,
+    )?;
+    let image = match (background, &neural.segmenter) {
+        (BackgroundMethod::Model, Some(seg)) => stages.run(
+            "segmentation",
+            || segment(seg, &image),
+            |_| {
+                format!(
+                    "mask from the {} model",
+                    crate::neural::segmentation_model()
+                )
+            },
+        )?,
+        (BackgroundMethod::Key, _) if image.has_transparency() => {
+            crate::neural::flatten_on_gray(image)
+        }
+        _ => image,
+    };
+
+    // Foreground, then crop and pad into the reconstruction's square. Keying consumes the
+    // picture; TripoSR keeps its own copy for its full-resolution preprocessing.
     let info = image.info.clone();
+    let triposr_source = match (&neural.reconstruction, &neural.triposr) {
+        (ReconstructionChoice::Triposr, Some(triposr)) => Some((triposr, image.clone())),
+        _ => None,
+    };
     let (foreground, cutout) = stages.run(
         "foreground",
         || {
             let fg = find_foreground(
                 image,
                 &ForegroundOptions {
-                    remove_background: config.remove_background,
+                    remove_background: background != BackgroundMethod::None,
                 },
             )?;
             // The square's raster: at least twice the grid (so the height map is finer
@@ -264,26 +288,44 @@ fn run_image_inner(
             )
         },
     )?;
-
-    // Reconstruction: the weight-free inflation (the only one this build can run).
-    let field = stages.run(
+    // Reconstruction: TripoSR (from the full-resolution picture and its mask, through
+    // its own preprocessing) or the weight-free inflation (from the square).
+    let reconstructed = stages.run(
         "reconstruction",
-        || {
-            InflatedField::new(&cutout, &InflateOptions::default()).ok_or_else(|| {
-                Error::NoForeground {
+        || match &triposr_source {
+            Some((triposr, source)) => {
+                let picture = masked_picture(source, &foreground);
+                let out = triposr.reconstruct(
+                    &picture,
+                    config.foreground_ratio,
+                    background == BackgroundMethod::None,
+                    input,
+                )?;
+                Ok(Reconstructed::Triposr(Box::new(out)))
+            }
+            _ => InflatedField::new(&cutout, &InflateOptions::default())
+                .map(Reconstructed::Inflate)
+                .ok_or_else(|| Error::NoForeground {
                     reason: "the object is too small to reconstruct".to_string(),
                     path: input.to_path_buf(),
-                }
-            })
+                }),
         },
-        |f| {
-            format!(
+        |r| match r {
+            Reconstructed::Inflate(f) => format!(
                 "built-in silhouette inflation (weight-free), {}x{} height map",
                 f.stats().size,
                 f.stats().size
-            )
+            ),
+            Reconstructed::Triposr(t) => format!(
+                "TripoSR, {}x{} input, triplane NeRF ({})",
+                t.input.size,
+                t.input.size,
+                t.field.inner().path()
+            ),
         },
     )?;
+    drop(triposr_source);
+    let field = reconstructed.field();
 
     // Extraction.
     let extraction = stages.run(
@@ -294,7 +336,7 @@ fn run_image_inner(
                 limits: config.limits,
                 ..ExtractOptions::default()
             };
-            extract(&field, &options).map_err(stage_error("extraction", input))
+            extract(field, &options).map_err(stage_error("extraction", input))
         },
         |e| {
             format!(
@@ -350,7 +392,7 @@ fn run_image_inner(
     )?;
     // Appearance: vertex colors from the field, queried in the output frame.
     // (UV atlas + texture baking plugs in here.)
-    let output_field = TransformedField::new(&field, to_output).ok_or_else(|| {
+    let output_field = TransformedField::new(field, to_output).ok_or_else(|| {
         stage_error("appearance", input)(img23d_meshing::Error::invalid_parameter(
             "output transform",
             "an invertible transform",
@@ -363,7 +405,12 @@ fn run_image_inner(
             color_vertices(&mut mesh, &output_field).map_err(stage_error("appearance", input))?;
             Ok(Material::default())
         },
-        |_| "vertex colors projected from the picture (front) and its mirror (back)".to_string(),
+        |_| match &reconstructed {
+            Reconstructed::Inflate(_) => {
+                "vertex colors projected from the picture (front) and its mirror (back)".to_string()
+            }
+            Reconstructed::Triposr(_) => "vertex colors from TripoSR's color field".to_string(),
+        },
     )?;
     let topology = analyze(&mesh);
     let (bbox_min, bbox_max) = mesh.bounding_box().unwrap_or_default();
@@ -397,6 +444,8 @@ fn run_image_inner(
             foreground_ratio: config.foreground_ratio,
             remove_background: config.remove_background,
             threads: rayon::current_num_threads(),
+            model: config.model,
+            background: config.background,
         },
         foreground: ForegroundReport {
             method: foreground.method,
@@ -409,15 +458,45 @@ fn run_image_inner(
             ],
             square_size: cutout.size,
             keying: foreground.keying.clone(),
+            background,
         },
-        reconstruction: ReconstructionReport {
-            name: "inflate".to_string(),
-            kind: "weight-free",
-            reason: reconstruction_reason(triposr_installed()).to_string(),
-            view: "orthographic camera on +Z looking along -Z; the picture square spans \
-                   x, y in [-1, 1] of the field frame (glTF axes)",
-            field_to_output: to_output,
-            inflate: Some(field.stats()),
+        reconstruction: match &reconstructed {
+            Reconstructed::Inflate(f) => ReconstructionReport {
+                name: "inflate".to_string(),
+                kind: "weight-free",
+                reason: match &neural.reconstruction {
+                    ReconstructionChoice::Inflate { reason } => reason.clone(),
+                    ReconstructionChoice::Triposr => "TripoSR was not loaded".to_string(),
+                },
+                view: "orthographic camera on +Z looking along -Z; the picture square spans \
+                       x, y in [-1, 1] of the field frame (glTF axes)",
+                field_to_output: to_output,
+                inflate: Some(f.stats()),
+                triposr: None,
+            },
+            Reconstructed::Triposr(t) => ReconstructionReport {
+                name: "triposr".to_string(),
+                kind: "neural",
+                reason: match config.model {
+                    crate::neural::ModelChoice::Triposr => "--model triposr".to_string(),
+                    _ => "TripoSR is installed".to_string(),
+                },
+                view: "TripoSR's frame: Z up, the input camera on +X (right +Y); rotated \
+                       into glTF's by (x, y, z) -> (y, z, x), so the input view faces +Z",
+                field_to_output: to_output.after(&triposr_to_gltf()),
+                inflate: None,
+                triposr: Some(TriposrReport {
+                    models: neural
+                        .triposr
+                        .as_ref()
+                        .map(|m| m.describe())
+                        .unwrap_or_default(),
+                    field_path: t.field.inner().path(),
+                    crop_px: t.input.framing.crop,
+                    canvas_px: t.input.framing.canvas,
+                    input_size: t.input.size,
+                }),
+            },
         },
         extraction: extract_stats,
         mesh: MeshReport {

@@ -61,6 +61,9 @@ pub enum TriposrError {
         /// Values returned.
         got: usize,
     },
+    /// The picture could not be prepared.
+    #[error(transparent)]
+    Preprocess(#[from] super::preprocess::PreprocessError),
     /// Evaluating the field failed during a self-check.
     #[error(transparent)]
     Field(#[from] img23d_meshing::FieldError),

@@ -1,0 +1,228 @@
+//! The main job through TripoSR and the segmentation model, on tiny models with the
+//! exact contracts (`tools/gen_test_models.py`: `triposr_object_encoder.onnx` and
+//! `triposr_object_decoder.onnx`, whose field is a sphere cut flat on TripoSR's -X, round
+//! toward +X (the input camera's side), red toward +Y; `segmentation.onnx`), installed in
+//! a temporary models folder.
+//! Needs the ONNX Runtime library (`pip install onnxruntime==1.31.1`).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use crate::gltf_validator::assert_valid;
+use crate::util::{
+    assert_closed_manifold, assert_upright_with_height, example, read_glb, read_report, root, run,
+    run_ok,
+};
+
+fn test_model(name: &str) -> PathBuf {
+    root().join("models/tests/data").join(name)
+}
+
+/// A models folder holding TripoSR (the object pair) and, when `segmentation`, the
+/// segmentation model, under the file names the registry gives them.
+fn models_dir(dir: &Path, triposr: bool, segmentation: bool) -> PathBuf {
+    let m = dir.join("models");
+    let put = |model: &str, file: &str, from: &str| {
+        std::fs::create_dir_all(m.join(model)).unwrap();
+        std::fs::copy(test_model(from), m.join(model).join(file)).unwrap();
+    };
+    if triposr {
+        put(
+            "triposr-encoder",
+            "triposr_encoder.onnx",
+            "triposr_object_encoder.onnx",
+        );
+        put(
+            "triposr-decoder",
+            "triposr_decoder.onnx",
+            "triposr_object_decoder.onnx",
+        );
+    }
+    if segmentation {
+        put("birefnet-lite", "model.onnx", "segmentation.onnx");
+    }
+    std::fs::create_dir_all(&m).unwrap();
+    m
+}
+
+fn args<'a>(v: &'a [&'a OsStr]) -> Vec<&'a OsStr> {
+    v.to_vec()
+}
+
+#[test]
+fn triposr_runs_when_installed_and_faces_the_viewer() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_dir(dir.path(), true, false);
+    let out = dir.path().join("out");
+    let chair = example("chair.png");
+    let stdout = run_ok(&args(&[
+        chair.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("--models-dir"),
+        models.as_os_str(),
+        OsStr::new("--device"),
+        OsStr::new("cpu"),
+        OsStr::new("--resolution"),
+        OsStr::new("96"),
+    ]));
+    assert!(
+        stdout.contains("chair.png: reconstruction") && stdout.contains("TripoSR"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("note: reconstruction: TripoSR"), "{stdout}");
+
+    let glb = out.join("chair.glb");
+    assert_valid(&glb);
+    let mesh = read_glb(&glb);
+    assert_closed_manifold(&mesh, "TripoSR chair.glb");
+    assert_upright_with_height(&mesh, 1.0, 1e-3, "TripoSR chair.glb");
+
+    // TripoSR's +X (the input camera's side) faces glTF's +Z: the object's round front is
+    // on +Z and its flat back (cut at TripoSR x = -0.27) on -Z, so far more vertices lie
+    // on the back face than near the front's tip; the picture's right (TripoSR +Y, red)
+    // is glTF's +X.
+    let (lo, hi) = mesh.bounding_box().unwrap();
+    let near = |z: f32| {
+        mesh.positions
+            .iter()
+            .filter(|p| (p[2] - z).abs() < 0.03)
+            .count()
+    };
+    let (front, back) = (near(hi[2]), near(lo[2]));
+    assert!(
+        back > 2 * front,
+        "front cap {front} vertices, back cap {back}"
+    );
+    assert!(hi[2] - lo[2] < 0.85 * (hi[0] - lo[0]), "{lo:?} {hi:?}");
+    let red_x: Vec<f32> = mesh
+        .positions
+        .iter()
+        .zip(&mesh.colors)
+        .filter(|(_, c)| c[0] > 0.8)
+        .map(|(p, _)| p[0])
+        .collect();
+    assert!(!red_x.is_empty(), "no red vertex");
+    let mean_red_x = red_x.iter().sum::<f32>() / red_x.len() as f32;
+    assert!(mean_red_x > 0.1, "red side at x = {mean_red_x}");
+
+    let report = read_report(&out.join("chair.report.json"));
+    let r = &report["reconstruction"];
+    assert_eq!(r["name"], "triposr");
+    assert_eq!(r["kind"], "neural");
+    assert_eq!(r["reason"], "TripoSR is installed");
+    assert!(
+        r["triposr"]["field_path"]
+            .as_str()
+            .unwrap()
+            .contains("folded"),
+        "{r}"
+    );
+    assert_eq!(r["triposr"]["input_size"], 512);
+    assert_eq!(report["foreground"]["background"], "alpha");
+}
+
+#[test]
+fn forced_models_that_are_missing_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_dir(dir.path(), false, false);
+    let out = dir.path().join("out");
+    let chair = example("chair.png");
+    for (flag, value, needle) in [
+        ("--model", "triposr", "img23d models fetch triposr-encoder"),
+        ("--bg", "model", "img23d models fetch birefnet-lite"),
+    ] {
+        let o = run(&args(&[
+            chair.as_os_str(),
+            OsStr::new("-o"),
+            out.as_os_str(),
+            OsStr::new("--models-dir"),
+            models.as_os_str(),
+            OsStr::new(flag),
+            OsStr::new(value),
+        ]));
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(needle), "{flag} {value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(crate::util::files_in(&out).is_empty());
+}
+
+#[test]
+fn inflation_when_triposr_is_missing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_dir(dir.path(), false, false);
+    let out = dir.path().join("out");
+    let vase = example("vase.png");
+    let stdout = run_ok(&args(&[
+        vase.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("--models-dir"),
+        models.as_os_str(),
+        OsStr::new("--resolution"),
+        OsStr::new("64"),
+    ]));
+    assert!(
+        stdout.contains("built-in weight-free") && stdout.contains("triposr-encoder"),
+        "{stdout}"
+    );
+    let report = read_report(&out.join("vase.report.json"));
+    assert_eq!(report["reconstruction"]["name"], "inflate");
+    assert!(
+        report["reconstruction"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not installed")
+    );
+}
+
+#[test]
+fn segmentation_model_then_triposr_on_an_opaque_photo() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_dir(dir.path(), true, true);
+    let out = dir.path().join("out");
+    let apple = example("apple.jpg");
+    let stdout = run_ok(&args(&[
+        apple.as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+        OsStr::new("--models-dir"),
+        models.as_os_str(),
+        OsStr::new("--device"),
+        OsStr::new("cpu"),
+        OsStr::new("--resolution"),
+        OsStr::new("64"),
+    ]));
+    // --bg auto on an opaque picture with the model installed: segmentation runs.
+    assert!(stdout.contains("apple.jpg: segmentation"), "{stdout}");
+    let report = read_report(&out.join("apple.report.json"));
+    assert_eq!(report["foreground"]["background"], "model");
+    assert_eq!(report["reconstruction"]["name"], "triposr");
+    let glb = out.join("apple.glb");
+    assert_valid(&glb);
+    assert_closed_manifold(&read_glb(&glb), "segmented apple.glb");
+
+    // --bg key skips the model.
+    let out2 = dir.path().join("out2");
+    let stdout = run_ok(&args(&[
+        apple.as_os_str(),
+        OsStr::new("-o"),
+        out2.as_os_str(),
+        OsStr::new("--models-dir"),
+        models.as_os_str(),
+        OsStr::new("--device"),
+        OsStr::new("cpu"),
+        OsStr::new("--resolution"),
+        OsStr::new("64"),
+        OsStr::new("--bg"),
+        OsStr::new("key"),
+        OsStr::new("--model"),
+        OsStr::new("inflate"),
+    ]));
+    assert!(!stdout.contains("segmentation"), "{stdout}");
+    let report = read_report(&out2.join("apple.report.json"));
+    assert_eq!(report["foreground"]["background"], "key");
+    assert_eq!(report["reconstruction"]["name"], "inflate");
+}
