@@ -6,8 +6,7 @@
 //! validator for the relief mesh. Needs the ONNX Runtime library
 //! (`python3 -m pip install onnxruntime==1.31.1`).
 
-#[path = "support/gltf_validator.rs"]
-mod gltf_validator;
+use crate::gltf_validator;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

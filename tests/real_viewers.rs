@@ -17,8 +17,7 @@ use img23d_meshing::extract::{ExtractOptions, extract};
 use img23d_meshing::render::{Camera, RenderOptions, Shading, render};
 use img23d_meshing::{Asset, Bounds, Field, FieldError, Inside, Material, Surface};
 
-#[path = "support/gltf_validator.rs"]
-mod gltf_validator;
+use crate::gltf_validator;
 
 /// A snowman: a big sphere with a small one on top; red below y = 0.1, blue above,
 /// with thin white rings every 0.1 so a texture mix-up shows.
