@@ -120,6 +120,55 @@ fn triposr_runs_when_installed_and_faces_the_viewer() {
     );
     assert_eq!(r["triposr"]["input_size"], 512);
     assert_eq!(report["foreground"]["background"], "alpha");
+    assert!(report["foreground"]["segmentation"].is_null());
+
+    // What a user needs to know about the TripoSR path: which files ran where, the
+    // decoder layout, the preprocessing as applied, and the time of each step.
+    let t = &r["triposr"];
+    let files = t["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{t}");
+    for (f, name) in files.iter().zip(["triposr-encoder", "triposr-decoder"]) {
+        assert_eq!(f["name"], name);
+        assert!(Path::new(f["path"].as_str().unwrap()).is_file(), "{f}");
+        assert!(
+            f["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(models.to_str().unwrap())
+        );
+        assert!(f["load_ms"].as_f64().unwrap() > 0.0, "{f}");
+    }
+    assert_eq!(files[0]["execution_provider"], "CPU");
+    assert_eq!(t["decoder_layout"], "mlp");
+    let p = &t["preprocessing"];
+    assert_eq!(p["framing"], "mask");
+    assert!((p["foreground_ratio"].as_f64().unwrap() - 0.85).abs() < 1e-6);
+    assert_eq!(p["background_gray"], 0.5);
+    assert_eq!(p["input_size"], 512);
+    assert_eq!(p["crop_px"], t["crop_px"]);
+    // The tiny encoder has no ImageNet constants next to its input: img23d normalises.
+    assert_eq!(p["imagenet_normalization"], "by img23d, before the encoder");
+    // The crop is the chair's alpha box, inside the 512x512 picture, centred in the canvas.
+    let crop: Vec<u64> = p["crop_px"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(crop[0] < crop[2] && crop[1] < crop[3] && crop[2] <= 512 && crop[3] <= 512);
+    let side = (crop[2] - crop[0]).max(crop[3] - crop[1]);
+    let canvas = p["canvas_px"].as_u64().unwrap();
+    assert_eq!(canvas, (side as f64 / f64::from(0.85f32)) as u64, "{p}");
+    for k in ["preprocess_ms", "encoder_ms", "field_ms"] {
+        assert!(t["timings"][k].as_f64().unwrap() >= 0.0, "{k}: {t}");
+    }
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(stages.contains(&"reconstruction") && stages.contains(&"extraction"));
 }
 
 #[test]
@@ -199,6 +248,15 @@ fn segmentation_model_then_triposr_on_an_opaque_photo() {
     assert!(stdout.contains("apple.jpg: segmentation"), "{stdout}");
     let report = read_report(&out.join("apple.report.json"));
     assert_eq!(report["foreground"]["background"], "model");
+    let seg = &report["foreground"]["segmentation"];
+    assert_eq!(seg["model"]["name"], "birefnet-lite", "{seg}");
+    assert_eq!(seg["model"]["execution_provider"], "CPU");
+    assert!(
+        Path::new(seg["model"]["path"].as_str().unwrap()).is_file(),
+        "{seg}"
+    );
+    assert_eq!(seg["input_size"], 1024);
+    assert_eq!(seg["mean"].as_array().unwrap().len(), 3);
     assert_eq!(report["reconstruction"]["name"], "triposr");
     let glb = out.join("apple.glb");
     assert_valid(&glb);
@@ -224,5 +282,7 @@ fn segmentation_model_then_triposr_on_an_opaque_photo() {
     assert!(!stdout.contains("segmentation"), "{stdout}");
     let report = read_report(&out2.join("apple.report.json"));
     assert_eq!(report["foreground"]["background"], "key");
+    assert!(report["foreground"]["segmentation"].is_null());
     assert_eq!(report["reconstruction"]["name"], "inflate");
+    assert!(report["reconstruction"]["triposr"].is_null());
 }

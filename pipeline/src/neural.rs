@@ -15,22 +15,24 @@
 //!   appearance and export run exactly as for every reconstruction.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use image::{GrayImage, RgbImage, RgbaImage};
 use img23d_meshing::convert_coordinates::triposr_to_gltf;
 use img23d_meshing::field::TransformedField;
 use img23d_models::registry::ModelId;
 use img23d_models::runtime::Precision;
-use img23d_models::segmentation::{SegmentationSpec, Segmenter};
+use img23d_models::segmentation::{OutputActivation, SegmentationSpec, Segmenter};
 use img23d_models::store::{ModelState, ModelStore};
 use img23d_models::triposr::preprocess::{PreprocessOptions, Preprocessed, preprocess};
 use img23d_models::triposr::{
-    Decoder, DecoderOptions, Encoder, Normalization, TriplaneField, TriposrError,
+    Decoder, DecoderLayout, DecoderOptions, Encoder, Normalization, TriplaneField, TriposrError,
 };
 use img23d_models::{Registry, RuntimeOptions};
 
 use crate::foreground::Foreground;
 use crate::image::LoadedImage;
+use crate::report::TriposrReport;
 use crate::{Error, Result};
 
 /// `--model`: which reconstruction to run.
@@ -200,6 +202,8 @@ pub struct NeuralModels {
     pub triposr: Option<TripoSr>,
     /// The segmentation model, when it is installed and `--bg` may use it.
     pub segmenter: Option<Segmenter>,
+    /// The segmentation model's file and load time, when it is loaded.
+    pub segmenter_file: Option<ModelUsed>,
     /// What the models folder holds.
     pub installed: Installed,
     /// The models folder.
@@ -235,15 +239,17 @@ impl NeuralModels {
         };
         let wants_segmenter =
             matches!(background, BackgroundChoice::Auto | BackgroundChoice::Model);
-        let segmenter = if wants_segmenter && installed.segmentation {
-            Some(load_segmenter(&store, runtime)?)
+        let (segmenter, segmenter_file) = if wants_segmenter && installed.segmentation {
+            let (s, file) = load_segmenter_timed(&store, runtime)?;
+            (Some(s), Some(file))
         } else {
-            None
+            (None, None)
         };
         Ok(Self {
             reconstruction,
             triposr,
             segmenter,
+            segmenter_file,
             installed,
             models_dir: dir,
         })
@@ -267,6 +273,120 @@ impl NeuralModels {
             }
         }
     }
+
+    /// The report's TripoSR section for one picture: the files and where they ran, the
+    /// decoder layout and evaluation path, the preprocessing as applied, and the timings.
+    pub fn triposr_report(&self, out: &TriposrOutput) -> TriposrReport {
+        let models = self.triposr.as_ref();
+        let f = out.input.framing;
+        TriposrReport {
+            models: models.map(TripoSr::describe).unwrap_or_default(),
+            field_path: out.field.inner().path(),
+            crop_px: f.crop,
+            canvas_px: f.canvas,
+            input_size: out.input.size,
+            files: models.map(|m| m.files.to_vec()).unwrap_or_default(),
+            decoder_layout: models.map_or("", |m| match m.decoder.layout() {
+                DecoderLayout::Mlp => "mlp",
+                DecoderLayout::Graph => "graph",
+            }),
+            preprocessing: out.preprocessing.clone(),
+            timings: out.timings,
+        }
+    }
+
+    /// The report's segmentation section, when `background` is the segmentation model.
+    pub fn segmentation_report(&self, background: BackgroundMethod) -> Option<SegmentationReport> {
+        if background != BackgroundMethod::Model {
+            return None;
+        }
+        let (seg, file) = (self.segmenter.as_ref()?, self.segmenter_file.as_ref()?);
+        let spec = seg.spec();
+        Some(SegmentationReport {
+            model: file.clone(),
+            input_size: spec.size,
+            mean: spec.mean,
+            std: spec.std,
+            output: match seg.activation() {
+                OutputActivation::Sigmoid => "sigmoid applied to the output",
+                _ => "output used as it is (the graph ends in a sigmoid)",
+            },
+            resize: "picture stretched to the square (bilinear), mask resized back to the picture (bilinear)",
+        })
+    }
+}
+
+/// A neural model file a run used, for the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelUsed {
+    /// Registry name (`img23d models list`).
+    pub name: &'static str,
+    /// The file loaded.
+    pub path: PathBuf,
+    /// Where its session runs (`CPU`, `CUDA`, ...).
+    pub execution_provider: String,
+    /// Loading it (session creation and checks), milliseconds: once per run, shared by
+    /// the run's pictures.
+    pub load_ms: f64,
+}
+
+/// TripoSR's preprocessing as applied to one picture (`run.py` + `tsr/utils.py`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TriposrPreprocessing {
+    /// `mask`: cropped to the mask, padded to the foreground ratio and composited on
+    /// gray; `whole_picture` (`--bg none` / `--no-remove-bg`): the picture squashed to the
+    /// square, no crop.
+    pub framing: &'static str,
+    /// Fraction of the square the object fills (`--foreground-ratio`), for `mask`.
+    pub foreground_ratio: Option<f32>,
+    /// Crop box in the picture, `[x0, y0, x1, y1)`.
+    pub crop_px: [u32; 4],
+    /// Side of the padded square canvas, in picture pixels.
+    pub canvas_px: u32,
+    /// Offset of the crop inside the canvas, `[x, y]`.
+    pub offset_px: [u32; 2],
+    /// Gray the object is composited on (`mask` framing).
+    pub background_gray: f32,
+    /// How the canvas is brought to the encoder's size.
+    pub resize: &'static str,
+    /// Side of the encoder's input.
+    pub input_size: u32,
+    /// Where ImageNet mean/std are applied: `inside the encoder graph` (the public
+    /// exports) or `by img23d, before the encoder`.
+    pub imagenet_normalization: &'static str,
+}
+
+/// TripoSR's time on one picture, milliseconds (loading is in [`ModelUsed::load_ms`];
+/// field evaluations are in the report's `extraction` section).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct TriposrTimings {
+    /// Crop, pad, composite and resize.
+    pub preprocess_ms: f64,
+    /// The encoder session: picture to triplane.
+    pub encoder_ms: f64,
+    /// Making the field from the triplane (first-layer folding, or uploading it).
+    pub field_ms: f64,
+}
+
+/// The segmentation model as a picture used it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SegmentationReport {
+    /// The file, where it ran, its load time.
+    pub model: ModelUsed,
+    /// Side of the model's square input.
+    pub input_size: u32,
+    /// Per-channel mean subtracted after scaling to `[0, 1]`.
+    pub mean: [f32; 3],
+    /// Per-channel std divided by.
+    pub std: [f32; 3],
+    /// What is applied to the model's output.
+    pub output: &'static str,
+    /// How the picture reaches the model and the mask comes back.
+    pub resize: &'static str,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
 }
 
 fn triposr_error(e: TriposrError, path: &Path) -> Error {
@@ -286,6 +406,7 @@ pub struct TripoSr {
     encoder: Encoder,
     decoder: Decoder,
     encoder_path: PathBuf,
+    files: [ModelUsed; 2],
 }
 
 /// What TripoSR made of one picture.
@@ -294,6 +415,10 @@ pub struct TriposrOutput {
     pub field: TransformedField<TriplaneField>,
     /// The encoder's input.
     pub input: Preprocessed,
+    /// The preprocessing as applied, for the report.
+    pub preprocessing: TriposrPreprocessing,
+    /// Time spent on this picture.
+    pub timings: TriposrTimings,
 }
 
 impl TripoSr {
@@ -311,20 +436,44 @@ impl TripoSr {
             runtime.precision_for(TRIPOSR_DECODER),
             None,
         )?;
+        let t = Instant::now();
         let encoder = Encoder::load(&encoder_path, normalization, runtime)
             .map_err(|e| triposr_error(e, &encoder_path))?;
+        let encoder_ms = ms(t);
+        let t = Instant::now();
         let decoder = Decoder::load(&decoder_path, decoder, runtime)
             .map_err(|e| triposr_error(e, &decoder_path))?;
+        let decoder_ms = ms(t);
         tracing::info!(
             "TripoSR: encoder on {}, decoder: {}",
             encoder.execution_provider(),
             decoder.describe()
         );
+        let files = [
+            ModelUsed {
+                name: TRIPOSR_ENCODER,
+                path: encoder_path.clone(),
+                execution_provider: encoder.execution_provider().to_string(),
+                load_ms: encoder_ms,
+            },
+            ModelUsed {
+                name: TRIPOSR_DECODER,
+                path: decoder_path,
+                execution_provider: decoder.runs_on(),
+                load_ms: decoder_ms,
+            },
+        ];
         Ok(Self {
             encoder,
             decoder,
             encoder_path,
+            files,
         })
+    }
+
+    /// The encoder and decoder files, where they run and how long they took to load.
+    pub fn files(&self) -> &[ModelUsed; 2] {
+        &self.files
     }
 
     /// How the decoder evaluates, for the report.
@@ -346,6 +495,7 @@ impl TripoSr {
         whole_picture: bool,
         input: &Path,
     ) -> Result<TriposrOutput> {
+        let t = Instant::now();
         let prepared = if whole_picture {
             whole_picture_input(picture).map_err(|e| triposr_error(e, input))?
         } else {
@@ -358,18 +508,49 @@ impl TripoSr {
             )
             .map_err(|e| triposr_error(e.into(), input))?
         };
+        let preprocess_ms = ms(t);
+        let t = Instant::now();
         let triplane = self
             .encoder
             .encode(&prepared)
             .map_err(|e| triposr_error(e, &self.encoder_path))?;
+        let encoder_ms = ms(t);
+        let t = Instant::now();
         let field = self
             .decoder
             .field(triplane)
             .map_err(|e| triposr_error(e, input))?;
         let field = in_gltf_frame(field, input)?;
+        let field_ms = ms(t);
+        let f = prepared.framing;
+        let preprocessing = TriposrPreprocessing {
+            framing: if whole_picture {
+                "whole_picture"
+            } else {
+                "mask"
+            },
+            foreground_ratio: (!whole_picture).then_some(foreground_ratio),
+            crop_px: f.crop,
+            canvas_px: f.canvas,
+            offset_px: f.offset,
+            background_gray: 0.5,
+            resize: "bilinear with antialiasing (torch interpolate antialias=True), to [0, 1] RGB",
+            input_size: prepared.size,
+            imagenet_normalization: if self.encoder.normalizes_outside() {
+                "by img23d, before the encoder"
+            } else {
+                "inside the encoder graph"
+            },
+        };
         Ok(TriposrOutput {
             field,
             input: prepared,
+            preprocessing,
+            timings: TriposrTimings {
+                preprocess_ms,
+                encoder_ms,
+                field_ms,
+            },
         })
     }
 }
@@ -424,6 +605,15 @@ fn whole_picture_input(picture: &RgbaImage) -> std::result::Result<Preprocessed,
 
 /// Loads the registry's segmentation model with the preprocessing its entry states.
 pub fn load_segmenter(store: &ModelStore, runtime: &RuntimeOptions) -> Result<Segmenter> {
+    load_segmenter_timed(store, runtime).map(|(s, _)| s)
+}
+
+/// [`load_segmenter`], with the file, its execution provider and load time.
+pub fn load_segmenter_timed(
+    store: &ModelStore,
+    runtime: &RuntimeOptions,
+) -> Result<(Segmenter, ModelUsed)> {
+    let t = Instant::now();
     let name = segmentation_model();
     let path = store.locate(name, runtime.precision_for(name), None)?;
     let registry = Registry::builtin();
@@ -434,14 +624,21 @@ pub fn load_segmenter(store: &ModelStore, runtime: &RuntimeOptions) -> Result<Se
         path: path.clone(),
     })?;
     let spec = SegmentationSpec::from_registry(name, &norm);
-    Segmenter::load(&path, spec, runtime).map_err(|e| match e {
+    let segmenter = Segmenter::load(&path, spec, runtime).map_err(|e| match e {
         img23d_models::segmentation::SegmentationError::Model(m) => Error::Models(m),
         other => Error::Neural {
             stage: "segmentation",
             reason: other.to_string(),
             path: path.clone(),
         },
-    })
+    })?;
+    let file = ModelUsed {
+        name,
+        path,
+        execution_provider: segmenter.execution_provider().to_string(),
+        load_ms: ms(t),
+    };
+    Ok((segmenter, file))
 }
 
 /// Runs the segmentation model on a picture and returns it with the mask as its alpha

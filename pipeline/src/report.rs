@@ -101,6 +101,9 @@ pub struct ForegroundReport {
     /// Where the mask came from: the picture's alpha, the segmentation model, keying,
     /// or none.
     pub background: crate::neural::BackgroundMethod,
+    /// The segmentation model (file, device, input size, normalisation), when it made
+    /// the mask; its time is the `segmentation` stage.
+    pub segmentation: Option<crate::neural::SegmentationReport>,
 }
 
 /// Which reconstruction ran.
@@ -136,6 +139,15 @@ pub struct TriposrReport {
     pub canvas_px: u32,
     /// Side of the encoder's input.
     pub input_size: u32,
+    /// The encoder and decoder files, where each runs and how long it took to load.
+    pub files: Vec<crate::neural::ModelUsed>,
+    /// The decoder file's layout: `mlp` (`[P, 120] -> [P, 4]`) or `graph` (triplane and
+    /// points in, density and color out).
+    pub decoder_layout: &'static str,
+    /// TripoSR's preprocessing as applied to this picture.
+    pub preprocessing: crate::neural::TriposrPreprocessing,
+    /// Preprocessing, encoder and field set-up times for this picture.
+    pub timings: crate::neural::TriposrTimings,
 }
 
 /// The final mesh.

@@ -38,7 +38,7 @@ use crate::neural::{
 };
 use crate::report::{
     ForegroundReport, MeshReport, OutputFile, ReconstructionReport, Report, Settings, StageTime,
-    TriposrReport, Versions, write_report,
+    Versions, write_report,
 };
 use crate::{Error, Result};
 
@@ -459,6 +459,7 @@ fn run_image_inner(
             square_size: cutout.size,
             keying: foreground.keying.clone(),
             background,
+            segmentation: neural.segmentation_report(background),
         },
         reconstruction: match &reconstructed {
             Reconstructed::Inflate(f) => ReconstructionReport {
@@ -485,17 +486,7 @@ fn run_image_inner(
                        into glTF's by (x, y, z) -> (y, z, x), so the input view faces +Z",
                 field_to_output: to_output.after(&triposr_to_gltf()),
                 inflate: None,
-                triposr: Some(TriposrReport {
-                    models: neural
-                        .triposr
-                        .as_ref()
-                        .map(|m| m.describe())
-                        .unwrap_or_default(),
-                    field_path: t.field.inner().path(),
-                    crop_px: t.input.framing.crop,
-                    canvas_px: t.input.framing.canvas,
-                    input_size: t.input.size,
-                }),
+                triposr: Some(neural.triposr_report(t)),
             },
         },
         extraction: extract_stats,

@@ -199,6 +199,14 @@ impl Segmenter {
         })
     }
 
+    /// The execution provider the session runs on.
+    pub fn execution_provider(&self) -> crate::ExecutionProvider {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .execution_provider()
+    }
+
     /// The family this model belongs to.
     pub fn spec(&self) -> &SegmentationSpec {
         &self.spec

@@ -404,6 +404,14 @@ impl OrtGraphDecoder {
         }
     }
 
+    /// The execution provider the session runs on.
+    pub fn execution_provider(&self) -> crate::ExecutionProvider {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .execution_provider()
+    }
+
     /// Evaluates density (after `exp`) and color at scene-space points, for the
     /// triplane `planes` (`[3, C, H, W]` data, `chw = [C, H, W]`).
     pub fn run(

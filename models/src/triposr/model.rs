@@ -453,6 +453,21 @@ impl Decoder {
         }
     }
 
+    /// Where the decoder's network runs: `Rust (CPU)` when the MLP was read out of the
+    /// graph and runs in Rust, else the ONNX Runtime execution provider of the session
+    /// that runs it.
+    pub fn runs_on(&self) -> String {
+        match &self.plan {
+            Plan::FoldedRust(_) | Plan::PlainRust(_) => "Rust (CPU)".to_string(),
+            Plan::FoldedOrt { tail, .. } => tail.execution_provider().to_string(),
+            Plan::PlainOrt(s) => s.execution_provider().to_string(),
+            Plan::Graph => self.graph.as_ref().map_or_else(
+                || "ONNX Runtime".to_string(),
+                |g| g.execution_provider().to_string(),
+            ),
+        }
+    }
+
     /// How fields are evaluated, for logs and reports.
     pub fn describe(&self) -> String {
         let path = match &self.plan {
