@@ -253,9 +253,10 @@ fn normalizes_input(model: &OnnxModel, input: &str) -> bool {
 /// Who runs the decoder MLP once it has been read out of the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MlpBackend {
-    /// ONNX Runtime: on a GPU it is the point, and on the CPU it measured faster than
-    /// the Rust MLP (`triposr_decoder_bench`: about 1.3x on an AMD EPYC with AVX2).
-    /// By default.
+    /// ONNX Runtime when the decoder's session runs on a GPU (CUDA, TensorRT), the Rust
+    /// MLP when it runs on the CPU: there the Rust MLP with the folded first layer
+    /// extracts a 256³ surface in about 0.75 of the CPU time ONNX Runtime's MLP takes
+    /// (`triposr_decoder_bench`, AMD EPYC with AVX2; see BENCHMARKS.md). By default.
     #[default]
     Auto,
     /// Rust SIMD.
@@ -335,7 +336,8 @@ impl Decoder {
         let model = OnnxModel::read(path)?;
         let extracted = extract_mlp(&model, FEATURES);
         let use_ort = match options.backend {
-            MlpBackend::Auto | MlpBackend::Ort => true,
+            MlpBackend::Auto => session.execution_provider() != ExecutionProvider::Cpu,
+            MlpBackend::Ort => true,
             MlpBackend::Rust => false,
         };
         let (graph, original) = match layout {

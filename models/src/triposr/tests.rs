@@ -149,6 +149,20 @@ fn both_layouts_all_paths_through_onnx_runtime() {
 }
 
 #[test]
+fn auto_backend_runs_the_mlp_in_rust_on_the_cpu() {
+    // On the CPU the Rust MLP is the faster path (BENCHMARKS.md, TripoSR field); ONNX
+    // Runtime runs it only on a GPU or when asked for.
+    for file in ["decoder_mlp.onnx", "decoder_graph.onnx"] {
+        let dec = Decoder::load(&data(file), &DecoderOptions::default(), &cpu()).unwrap();
+        assert!(dec.describe().contains("MLP in Rust"), "{}", dec.describe());
+        assert_eq!(dec.runs_on(), "Rust (CPU)");
+        let field = dec.field(triplane()).unwrap();
+        assert_eq!(field.path(), "folded first layer, Rust MLP");
+        check(&field, "auto");
+    }
+}
+
+#[test]
 fn graph_layout_as_published() {
     let session =
         load_session(&data("decoder_graph.onnx"), &TRIPOSR_DECODER_FIELD, &cpu()).unwrap();
