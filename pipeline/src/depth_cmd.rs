@@ -44,7 +44,7 @@ use img23d_models::depth_pro::{
     focal_px_from_35mm,
 };
 use img23d_models::registry::ModelId;
-use img23d_models::runtime::{Precision, RuntimeOptions};
+use img23d_models::runtime::{Device, Precision, RuntimeOptions};
 use img23d_models::session::Contract;
 use img23d_models::store::{ModelState, ModelStore};
 
@@ -334,7 +334,15 @@ impl DepthConfig {
 /// reported and the others go on; with several photos the result says how many failed.
 pub fn run(args: &DepthArgs) -> Result<()> {
     let config = DepthConfig::from_args(args)?;
-    let opts = args.runtime.to_options()?;
+    let mut opts = args.runtime.to_options()?;
+    if args.runtime.precision_is_auto()
+        && prefers_fp16(opts.device, || {
+            img23d_models::runtime::init(&opts).is_ok_and(|r| r.has_cuda())
+        })
+    {
+        opts.model_precision
+            .insert(ModelId::DepthPro.name().to_string(), Precision::Fp16);
+    }
     let store = args.dir.store()?;
     prepare_output_dir(&config.output_dir)?;
     let (path, contracts, precision) = locate_model(&config, &store, &opts)?;
@@ -416,6 +424,18 @@ fn prepare_output_dir(dir: &Path) -> Result<()> {
     std::fs::write(&probe, b"").map_err(folder_error)?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// `--precision auto` for Depth Pro (as Apple runs it): fp16 when the session runs on a
+/// GPU — an explicit CUDA or TensorRT device, or `auto` when `cuda_available` (the build
+/// and the library have the CUDA provider) — else fp32. The fp32 files serve when the
+/// fp16 ones are not installed (see [`locate_model`]).
+fn prefers_fp16(device: Device, cuda_available: impl FnOnce() -> bool) -> bool {
+    match device {
+        Device::Cuda(_) | Device::TensorRt(_) => true,
+        Device::Auto => cuda_available(),
+        _ => false,
+    }
 }
 
 /// The model file to load, the layouts to check it against, and its precision (registry
@@ -900,6 +920,32 @@ mod tests {
                 .unwrap(),
             Path::new("out/a.depth-preview.png")
         );
+    }
+
+    #[test]
+    fn fp16_on_a_gpu_fp32_on_the_cpu_by_default() {
+        assert!(prefers_fp16(Device::Cuda(0), || false));
+        assert!(prefers_fp16(Device::TensorRt(1), || false));
+        assert!(prefers_fp16(Device::Auto, || true));
+        assert!(!prefers_fp16(Device::Auto, || false));
+        assert!(!prefers_fp16(Device::Cpu, || true));
+        // `--precision` is auto unless given; auto is fp32 for every other model.
+        let runtime = |args: &[&str]| {
+            let mut full = vec!["img23d", "depth", "a.jpg", "-o", "o"];
+            full.extend_from_slice(args);
+            match crate::cli::Cli::try_parse_from(full).unwrap().command {
+                Some(crate::cli::Command::Depth(a)) => a.runtime,
+                _ => panic!("not the depth command"),
+            }
+        };
+        let auto = runtime(&[]);
+        assert!(auto.precision_is_auto());
+        assert_eq!(auto.to_options().unwrap().precision, Precision::Fp32);
+        let forced = runtime(&["--precision", "fp32"]);
+        assert!(!forced.precision_is_auto());
+        let half = runtime(&["--precision", "fp16"]);
+        assert_eq!(half.to_options().unwrap().precision, Precision::Fp16);
+        assert!(runtime(&["--precision", "fp8"]).to_options().is_err());
     }
 
     #[test]

@@ -54,8 +54,9 @@ pub struct RuntimeArgs {
     #[arg(long, value_name = "LEVEL", default_value = "all", global = true)]
     pub opt_level: String,
 
-    /// Weight precision where a model has both: fp32 or fp16.
-    #[arg(long, value_name = "P", default_value = "fp32", global = true)]
+    /// Weight precision where a model has both: fp32, fp16, or auto (fp16 for Depth Pro
+    /// when it runs on a GPU, else fp32).
+    #[arg(long, value_name = "P", default_value = "auto", global = true)]
     pub precision: String,
 }
 
@@ -66,7 +67,7 @@ impl Default for RuntimeArgs {
             ort_lib: None,
             threads: 0,
             opt_level: "all".into(),
-            precision: "fp32".into(),
+            precision: "auto".into(),
         }
     }
 }
@@ -93,12 +94,21 @@ impl RuntimeArgs {
                 .opt_level
                 .parse::<OptLevel>()
                 .map_err(|e| invalid("--opt-level", e))?,
-            precision: self
-                .precision
-                .parse::<Precision>()
-                .map_err(|e| invalid("--precision", e))?,
+            precision: if self.precision_is_auto() {
+                Precision::Fp32
+            } else {
+                self.precision
+                    .parse::<Precision>()
+                    .map_err(|e| invalid("--precision", e))?
+            },
             ..RuntimeOptions::default()
         })
+    }
+
+    /// True when `--precision` is `auto` (the default): fp32, except where a command
+    /// picks fp16 for a GPU (`img23d depth`).
+    pub fn precision_is_auto(&self) -> bool {
+        self.precision.trim().eq_ignore_ascii_case("auto")
     }
 }
 
