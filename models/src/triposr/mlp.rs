@@ -209,7 +209,7 @@ impl WithSimd for Forward<'_> {
                 } else {
                     &bufs[cur_in][..n_in]
                 };
-                linear(simd, layer, src, rows, &mut out[..n_out]);
+                linear(simd, layer, src, rows, &mut out[..n_out], false);
             } else {
                 let dst_idx = if cur_in == 0 { 1 } else { 0 };
                 let [b0, b1] = &mut bufs;
@@ -218,22 +218,32 @@ impl WithSimd for Forward<'_> {
                     (0, _) => (&b0[..n_in], &mut b1[..n_out]),
                     _ => (&b1[..n_in], &mut b0[..n_out]),
                 };
-                linear(simd, layer, src, rows, dst);
-                silu_in_place(simd, dst);
+                linear(simd, layer, src, rows, dst, true);
                 cur_in = dst_idx;
             }
         }
     }
 }
 
-/// `out[r] = input[r] · W + b` for every row.
+/// `out[r] = input[r] · W + b` for every row, then SiLU when `activate` (applied to the
+/// register tile before it is stored).
 #[inline(always)]
-fn linear<S: Simd>(simd: S, layer: &Linear, input: &[f32], rows: usize, out: &mut [f32]) {
+fn linear<S: Simd>(
+    simd: S,
+    layer: &Linear,
+    input: &[f32],
+    rows: usize,
+    out: &mut [f32],
+    activate: bool,
+) {
     let lanes = size_of::<S::f32s>() / size_of::<f32>();
     let (k_dim, n_dim) = (layer.inputs, layer.outputs);
     let tile = 4 * lanes;
     if n_dim % tile != 0 {
         linear_scalar(layer, input, rows, out);
+        if activate {
+            silu_in_place(simd, &mut out[..rows * n_dim]);
+        }
         return;
     }
     let (wv, _) = S::as_simd_f32s(&layer.weight);
@@ -266,6 +276,13 @@ fn linear<S: Simd>(simd: S, layer: &Linear, input: &[f32], rows: usize, out: &mu
                     c[j] = simd.mul_add_e_f32s(s2, w, c[j]);
                 }
             }
+            if activate {
+                for j in 0..4 {
+                    a[j] = silu_simd(simd, a[j]);
+                    b[j] = silu_simd(simd, b[j]);
+                    c[j] = silu_simd(simd, c[j]);
+                }
+            }
             o0v[t..t + 4].copy_from_slice(&a);
             o1v[t..t + 4].copy_from_slice(&b);
             o2v[t..t + 4].copy_from_slice(&c);
@@ -282,6 +299,11 @@ fn linear<S: Simd>(simd: S, layer: &Linear, input: &[f32], rows: usize, out: &mu
                 let w = &wv[k * vec_per_row + t..k * vec_per_row + t + 4];
                 for j in 0..4 {
                     a[j] = simd.mul_add_e_f32s(s0, w[j], a[j]);
+                }
+            }
+            if activate {
+                for v in &mut a {
+                    *v = silu_simd(simd, *v);
                 }
             }
             o0v[t..t + 4].copy_from_slice(&a);
