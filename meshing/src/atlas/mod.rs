@@ -123,7 +123,14 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     }
     let _span = tracing::debug_span!("atlas", triangles = mesh.triangles.len()).entered();
 
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| {
+        if std::env::var_os("ATLAS_TIMING").is_some() {
+            eprintln!("{what}: {:.3}", t0.elapsed().as_secs_f64());
+        }
+    };
     let info = charts::TriangleInfo::new(mesh);
+    lap("info");
     let cos_max = angle.to_radians().cos();
     // Triangles may end up a little beyond the cone (boundary slivers joining a chart,
     // proxies moving as charts settle); beyond this they are re-charted.
@@ -131,6 +138,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     let mut chart_of = vec![charts::NONE; mesh.triangles.len()];
     let pending = charts::grow_charts(&info, cos_max, &mut chart_of);
     drop(chart_of);
+    lap("grow");
     let mut pending = charts::relax_charts(
         mesh,
         &info,
@@ -140,6 +148,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         MIN_CHARTS,
         RELAX_ITERATIONS,
     );
+    lap("relax");
     let mut flat: Vec<(charts::Chart, Vec<[[f64; 2]; 3]>)> = Vec::with_capacity(pending.len());
     // Each round re-charts the triangles a flattening rejected; a rejected triangle
     // seeds its own chart, so this ends (bounded to be safe).
@@ -193,6 +202,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         }
     }
 
+    lap("flatten");
     let mut chart_list = Vec::with_capacity(flat.len());
     let mut corner_list = Vec::with_capacity(flat.len());
     for (chart, corners) in flat {
@@ -200,6 +210,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         corner_list.push(corners);
     }
     let oriented: Vec<pack::PackChart> = corner_list.into_iter().map(pack::orient_chart).collect();
+    lap("orient");
     let packing = pack::pack(&oriented, size, options.padding).ok_or_else(|| Error::Limit {
         what: format!("a UV atlas of {} charts", chart_list.len()),
         requested: format!(
@@ -210,6 +221,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         limit: format!("what a {size}x{size} texture holds"),
     })?;
 
+    lap("pack");
     // Split vertices along seams: one output vertex per (input vertex, chart) pair.
     let n = mesh.positions.len();
     let mut first_chart = vec![charts::NONE; n];
@@ -264,6 +276,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     out.triangles = triangles;
     out.validate()?;
 
+    lap("split");
     let (stretch_l2, stretch_max) = stretch(&out);
     let stats = AtlasStats {
         charts: chart_list.len(),
@@ -274,6 +287,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         input_vertices: n,
         output_vertices: out.positions.len(),
     };
+    lap("stats");
     tracing::debug!(?stats, "atlas built");
     Ok(Atlas { mesh: out, stats })
 }
