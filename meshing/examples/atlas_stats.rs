@@ -64,7 +64,11 @@ fn main() -> anyhow::Result<()> {
     }
     let atlas = atlas.context("no run")?;
     times.sort_by(f64::total_cmp);
-    println!("atlas: min {:.3} s, median {:.3} s", times[0], times[times.len() / 2]);
+    println!(
+        "atlas: min {:.3} s, median {:.3} s",
+        times[0],
+        times[times.len() / 2]
+    );
     println!("{:?}", atlas.stats);
     let field = SphereSdf::new(1.0);
     let t = std::time::Instant::now();

@@ -149,6 +149,43 @@ struct Footprint {
     spans: Vec<(u32, u32, u32)>,
     /// The spans, longest first (the order they are tested in).
     by_length: Vec<(u32, u32, u32)>,
+    /// A solid block inside the footprint: column, row, width, height. Where the
+    /// footprint fits, this block of free cells exists, which bounds the search.
+    core: [usize; 4],
+}
+
+/// A solid block of `spans` (sorted by row, one footprint of `height` rows): the
+/// common part of the longest spans of the middle rows, shrinking the band of rows
+/// towards the middle until that part is not empty.
+fn core_block(spans: &[(u32, u32, u32)], height: usize) -> [usize; 4] {
+    let mut longest = vec![(0u32, 0u32); height];
+    for &(r, a, b) in spans {
+        let l = &mut longest[r as usize];
+        if b - a > l.1 - l.0 {
+            *l = (a, b);
+        }
+    }
+    let mid = height / 2;
+    let mut half = height / 4;
+    loop {
+        let (r0, r1) = (mid.saturating_sub(half), (mid + half + 1).min(height));
+        let (mut a, mut b) = (0u32, u32::MAX);
+        for &(sa, sb) in &longest[r0..r1] {
+            a = a.max(sa);
+            b = b.min(sb);
+        }
+        if a < b {
+            return [a as usize, r0, (b - a) as usize, r1 - r0];
+        }
+        if half == 0 {
+            break;
+        }
+        half /= 2;
+    }
+    // The middle row is empty (possible without dilation): any one cell.
+    spans
+        .first()
+        .map_or([0, 0, 1, 1], |&(r, a, _)| [a as usize, r as usize, 1, 1])
 }
 
 /// Marks every cell of a `w`×`h` grid that triangle `p` (cell units) touches.
@@ -260,7 +297,9 @@ fn footprint(w: usize, h: usize, cells: &[bool], turns: u8) -> Footprint {
     }
     let mut by_length = spans.clone();
     by_length.sort_by_key(|s| std::cmp::Reverse(s.2 - s.1));
+    let core = core_block(&spans, th);
     Footprint {
+        core,
         width: tw,
         height: th,
         spans,
@@ -284,6 +323,9 @@ struct Occupancy {
     bits: Vec<u64>,
     /// Longest free run of each row.
     max_run: Vec<u32>,
+    /// For a block size `(width, height)`: no free block of that size has its top row
+    /// above this one (occupancy only grows, so this only moves down).
+    block_row: std::collections::HashMap<(usize, usize), usize>,
 }
 
 /// `out[i] &= (src >> shift)[i]`, for multiword bit rows (bit `x` of the shifted row is
@@ -314,6 +356,7 @@ impl Occupancy {
             levels,
             bits: vec![0; rows * levels * words],
             max_run: vec![size as u32; rows],
+            block_row: std::collections::HashMap::new(),
         };
         let mut free = vec![0u64; words];
         for (i, w) in free.iter_mut().enumerate() {
@@ -416,6 +459,37 @@ impl Occupancy {
         (x + fp.width <= self.size).then_some(x)
     }
 
+    /// The first row at or below which a free `w`×`h` block may start (`rows` when
+    /// there is none); `scratch` holds one bit row.
+    fn first_block_row(&mut self, w: usize, h: usize, scratch: &mut [u64]) -> usize {
+        let rows = self.max_run.len();
+        let start = self.block_row.get(&(w, h)).copied().unwrap_or(0);
+        let k = (usize::BITS - 1 - w.leading_zeros()) as usize;
+        let mut y = start;
+        while y + h <= rows {
+            if (y..y + h).all(|r| self.max_run[r] as usize >= w) {
+                scratch.fill(u64::MAX);
+                let mut any = true;
+                for r in y..y + h {
+                    let level = self.row_level(r, k);
+                    and_shifted(scratch, level, 0, 0, self.words);
+                    and_shifted(scratch, level, w - (1 << k), 0, self.words);
+                    if scratch.iter().all(|&b| b == 0) {
+                        any = false;
+                        break;
+                    }
+                }
+                if any {
+                    break;
+                }
+            }
+            y += 1;
+        }
+        let y = y.min(rows);
+        self.block_row.insert((w, h), y);
+        y
+    }
+
     fn place(&mut self, fp: &Footprint, x: usize, y: usize) {
         for &(r, a, b) in &fp.spans {
             let row = self.row_level_mut(y + r as usize, 0);
@@ -482,7 +556,9 @@ fn pack_at(
                 Some(r) => (r - fp.height - 1).min(rows - fp.height),
                 None => rows - fp.height,
             };
-            for y in 0..=limit {
+            let [_, oy, cw, ch] = fp.core;
+            let first = occ.first_block_row(cw, ch, &mut scratch).saturating_sub(oy);
+            for y in first..=limit {
                 if let Some(x) = occ.fit_in_row(fp, y, &mut scratch) {
                     best = Some((y, x, ti));
                     break;
@@ -535,9 +611,7 @@ pub(crate) fn pack(charts: &[PackChart], size: u32, padding: u32) -> Option<Pack
         let attempt = pack_at(charts, &order, scale / cell, margin, n);
         let rows = attempt.as_ref().map(|a| a.1);
         let fits = rows.is_some_and(|r| r <= n);
-        if std::env::var_os("ATLAS_TIMING").is_some() {
-            eprintln!("pack_at scale {scale:.2} rows {rows:?}");
-        }
+        tracing::trace!(scale, ?rows, "packing attempt");
         // Scale the rows allow (a chart without room at all: shrink a good deal).
         let ratio = rows.map_or(0.7, |r| (nf / r.max(1) as f64).sqrt());
         if let Some((placed, _)) = attempt.filter(|_| fits) {
