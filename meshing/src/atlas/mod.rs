@@ -30,7 +30,7 @@ use crate::{Error, Limits, Mesh, Result};
 /// of the square); relaxation splits the largest charts until there are this many.
 const MIN_CHARTS: usize = 16;
 /// Lloyd iterations of the chart relaxation.
-const RELAX_ITERATIONS: usize = 3;
+const RELAX_ITERATIONS: usize = 2;
 
 /// Settings of [`build_atlas`].
 #[derive(Debug, Clone, Copy, PartialEq)]

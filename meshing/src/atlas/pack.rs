@@ -333,7 +333,7 @@ struct Occupancy {
 #[inline]
 fn and_shifted(out: &mut [u64], src: &[u64], shift: usize, lo: usize, hi: usize) {
     let (ws, bs) = (shift / 64, (shift % 64) as u32);
-    for i in lo..hi {
+    for (i, o) in out.iter_mut().enumerate().take(hi).skip(lo) {
         let a = src.get(i + ws).copied().unwrap_or(0);
         let v = if bs == 0 {
             a
@@ -341,7 +341,7 @@ fn and_shifted(out: &mut [u64], src: &[u64], shift: usize, lo: usize, hi: usize)
             let b = src.get(i + ws + 1).copied().unwrap_or(0);
             (a >> bs) | (b << (64 - bs))
         };
-        out[i] &= v;
+        *o &= v;
     }
 }
 
