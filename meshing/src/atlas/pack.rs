@@ -6,8 +6,12 @@
 //! conservatively into a cell mask, dilated by half the padding, and placed — largest
 //! first, trying four quarter turns — at the lowest position where its mask overlaps
 //! nothing, so small charts fill the holes that larger ones leave (the raster packing
-//! that xatlas also uses). Free-run lengths per cell make each test one lookup per mask
-//! span. The scale (texels per meter) is searched so that everything just fits.
+//! that xatlas also uses). Occupancy is kept as bit rows with their erosions by free runs
+//! of 2^k cells, so one footprint is tested at 64 columns per word; each footprint's
+//! search starts at the first row holding a free block the size of its solid core (kept
+//! per block size, and only moving down as the atlas fills). The scale (texels per
+//! meter) is searched so that everything just fits: charts are packed into a strip twice
+//! the square's height, and the rows they use predict the next scale.
 
 /// A chart ready for packing: its triangles' 2D corners, turned and moved so that the
 /// chart's bounding box is `[0, size[0]] x [0, size[1]]` (world units).
