@@ -211,5 +211,8 @@ fn one_bad_picture_does_not_stop_the_others() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("bad.png"), "{stderr}");
-    assert_eq!(files_in(&out), ["chair.glb", "chair.report.json"]);
+    assert_eq!(
+        files_in(&out),
+        ["chair.glb", "chair.preview.png", "chair.report.json"]
+    );
 }

@@ -18,6 +18,12 @@ fn help_documents_every_option() {
         "--no-remove-bg",
         "--threads <N>",
         "--quiet",
+        "--texture-size <TEXELS>",
+        "--metallic <0..1>",
+        "--roughness <0..1>",
+        "--no-preview",
+        "--keep-vertex-colors",
+        "[default: 1024]",
         "[default: 256]",
         "[default: 0.85]",
         "[default: glb]",
@@ -46,6 +52,10 @@ fn bad_values_exit_with_status_2_and_write_nothing() {
         ("--height", "0", "--height"),
         ("--foreground-ratio", "1.2", "--foreground-ratio"),
         ("--format", "fbx", "fbx"),
+        ("--texture-size", "8", "--texture-size"),
+        ("--texture-size", "9000", "--texture-size"),
+        ("--metallic", "1.5", "--metallic"),
+        ("--roughness", "1.01", "--roughness"),
     ] {
         let output = run(&[
             chair.as_os_str(),

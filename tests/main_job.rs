@@ -1,6 +1,8 @@
 //! `img23d IMAGE... -o DIR` on the example pictures: every output is read back by an
 //! independent reader and checked (Khronos validator for GLB, `ply-rs-bw` for PLY, `tobj`
-//! for OBJ), and the mesh is closed, 2-manifold, upright and as tall as asked.
+//! for OBJ), the mesh is closed, 2-manifold, upright and as tall as asked, the texture
+//! agrees with the vertex colors, and the asset seen from the input camera matches the
+//! picture (the fidelity targets of the weight-free path: IoU >= 0.97, PSNR >= 25 dB).
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -16,8 +18,16 @@ const STAGES: &[&str] = &[
     "extraction",
     "geometry",
     "appearance",
+    "atlas",
+    "bake",
     "export",
+    "preview",
+    "fidelity",
 ];
+
+/// Fidelity targets of the weight-free path on the examples (issue: assets people can use).
+const MIN_IOU: f64 = 0.97;
+const MIN_PSNR_DB: f64 = 25.0;
 
 /// Runs the main job on `examples/<name>` into a fresh folder with every format, checks
 /// every output, and returns the folder (kept alive) with the GLB's mesh.
@@ -55,9 +65,12 @@ fn check_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, img23d_meshi
         files_in(dir.path()),
         [
             format!("{stem}.glb"),
+            format!("{stem}.mtl"),
             format!("{stem}.obj"),
             format!("{stem}.ply"),
+            format!("{stem}.preview.png"),
             format!("{stem}.report.json"),
+            format!("{stem}_basecolor.png"),
         ],
         "exactly the requested outputs, no temporary files"
     );
@@ -67,28 +80,59 @@ fn check_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, img23d_meshi
         .map(|w| w[1].parse().unwrap())
         .unwrap_or(1.0);
 
-    // GLB: the Khronos validator, then the gltf crate.
-    let glb = dir.path().join(format!("{stem}.glb"));
-    gltf_validator::assert_valid(&glb);
-    let mesh = read_glb(&glb);
-    assert_eq!(mesh.colors.len(), mesh.positions.len(), "COLOR_0 present");
-    let topo = assert_closed_manifold(&mesh, &format!("{name} GLB"));
-    assert_upright_with_height(&mesh, height, 1e-3 * height, &format!("{name} GLB"));
-
-    // PLY and OBJ: the same mesh through other readers.
+    // PLY: the welded mesh with vertex colors.
     let ply = read_ply(&dir.path().join(format!("{stem}.ply")));
-    assert_closed_manifold(&ply, &format!("{name} PLY"));
-    assert_eq!(
-        (ply.vertex_count(), ply.triangle_count()),
-        (mesh.vertex_count(), mesh.triangle_count())
-    );
+    let topo = assert_closed_manifold(&ply, &format!("{name} PLY"));
     assert_upright_with_height(&ply, height, 1e-3 * height, &format!("{name} PLY"));
-    let obj = read_obj(&dir.path().join(format!("{stem}.obj")));
-    assert_closed_manifold(&obj, &format!("{name} OBJ"));
-    assert_eq!(obj.colors.len(), obj.positions.len(), "OBJ vertex colors");
+
+    // GLB: the Khronos validator, then the gltf crate: textured (UVs, embedded PNG, PBR
+    // factors), no COLOR_0, and the same closed surface once the seams are welded.
+    let glb = dir.path().join(format!("{stem}.glb"));
+    if let Some(validated) = gltf_validator::assert_valid(&glb) {
+        let info = validated.info();
+        assert_eq!(info["materialCount"], 1, "{info}");
+        assert_eq!(info["hasTextures"], true, "{info}");
+    }
+    let mesh = read_glb(&glb);
+    assert!(
+        mesh.colors.is_empty(),
+        "COLOR_0 written next to the texture"
+    );
+    assert_eq!(mesh.uvs.len(), mesh.positions.len(), "TEXCOORD_0 present");
+    let material = read_glb_material(&glb);
+    let texture = material.texture.expect("a base color texture");
+    assert_eq!(texture.dimensions(), (1024, 1024));
+    assert_eq!((material.metallic, material.roughness), (0.0, 0.9));
+    let welded = weld(&mesh);
+    assert_closed_manifold(&welded, &format!("{name} GLB (welded)"));
     assert_eq!(
-        (obj.vertex_count(), obj.triangle_count()),
-        (mesh.vertex_count(), mesh.triangle_count())
+        (welded.vertex_count(), welded.triangle_count()),
+        (ply.vertex_count(), ply.triangle_count())
+    );
+    assert_upright_with_height(&mesh, height, 1e-3 * height, &format!("{name} GLB"));
+    let diff = texture_vs_vertex_colors(&mesh, &texture, &ply);
+    assert!(
+        diff < 0.05,
+        "{name}: texture differs from vertex colors by {diff}"
+    );
+
+    // OBJ: the textured mesh, its MTL and PNG beside it, through tobj.
+    let obj = read_obj(&dir.path().join(format!("{stem}.obj")));
+    let obj_welded = weld(&obj);
+    assert_closed_manifold(&obj_welded, &format!("{name} OBJ (welded)"));
+    assert_eq!(
+        (obj_welded.vertex_count(), obj.triangle_count()),
+        (ply.vertex_count(), ply.triangle_count())
+    );
+    let (_, materials) = tobj::load_obj(
+        dir.path().join(format!("{stem}.obj")),
+        &tobj::GPU_LOAD_OPTIONS,
+    )
+    .unwrap();
+    let materials = materials.expect("the MTL loads");
+    assert_eq!(
+        materials[0].diffuse_texture.as_deref(),
+        Some(format!("{stem}_basecolor.png").as_str())
     );
 
     // The report agrees.
@@ -96,11 +140,23 @@ fn check_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, img23d_meshi
     assert_eq!(report["reconstruction"]["name"], "inflate");
     assert_eq!(report["reconstruction"]["kind"], "weight-free");
     assert_eq!(report["mesh"]["closed_manifold"], true);
-    assert_eq!(report["mesh"]["triangles"], mesh.triangle_count());
-    assert_eq!(report["mesh"]["vertices"], mesh.vertex_count());
+    assert_eq!(report["mesh"]["triangles"], ply.triangle_count());
+    assert_eq!(report["mesh"]["vertices"], ply.vertex_count());
+    assert_eq!(report["mesh"]["appearance"], "texture");
     assert_eq!(
         report["mesh"]["euler_characteristic"],
         topo.euler_characteristic()
+    );
+    assert_eq!(
+        report["appearance"]["textured_vertices"],
+        mesh.vertex_count()
+    );
+    let utilisation = report["appearance"]["atlas"]["utilisation"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        utilisation >= 0.6,
+        "{name}: texel utilisation {utilisation}"
     );
     let stages: Vec<&str> = report["stages"]
         .as_array()
@@ -110,8 +166,20 @@ fn check_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, img23d_meshi
         .collect();
     assert_eq!(stages, STAGES);
     assert_eq!(report["input"]["path"], input.to_str().unwrap());
-    assert_eq!(report["outputs"].as_array().unwrap().len(), 3);
-    (dir, mesh)
+    assert_eq!(report["outputs"].as_array().unwrap().len(), 6);
+
+    // Seen from the input camera, the asset is the picture.
+    let iou = report["fidelity"]["iou"].as_f64().unwrap();
+    let psnr = report["fidelity"]["psnr_db"].as_f64().unwrap();
+    assert!(iou >= MIN_IOU, "{name}: silhouette IoU {iou}");
+    assert!(psnr >= MIN_PSNR_DB, "{name}: color PSNR {psnr} dB");
+
+    // The preview sheet: a 3x3 grid of 384-pixel tiles, each showing the object.
+    let preview = image::open(dir.path().join(format!("{stem}.preview.png")))
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(preview.dimensions(), (1152, 1152));
+    (dir, ply)
 }
 
 #[test]
@@ -217,7 +285,7 @@ fn no_remove_bg_inflates_the_whole_picture() {
         OsStr::new("--quiet"),
     ]);
     let mesh = read_glb(&dir.path().join("vase.glb"));
-    assert_closed_manifold(&mesh, "vase --no-remove-bg");
+    assert_closed_manifold(&weld(&mesh), "vase --no-remove-bg");
     // The whole 480x600 picture is the object.
     let (min, max) = mesh.bounding_box().unwrap();
     let aspect = (max[0] - min[0]) / (max[1] - min[1]);
@@ -248,8 +316,10 @@ fn several_pictures_in_one_run_and_quiet() {
         files_in(dir.path()),
         [
             "chair.glb",
+            "chair.preview.png",
             "chair.report.json",
             "duck.glb",
+            "duck.preview.png",
             "duck.report.json"
         ]
     );
@@ -267,7 +337,78 @@ fn output_folder_is_created() {
         OsStr::new("--resolution"),
         OsStr::new("48"),
     ]);
-    assert_eq!(files_in(&out), ["chair.glb", "chair.report.json"]);
+    assert_eq!(
+        files_in(&out),
+        ["chair.glb", "chair.preview.png", "chair.report.json"]
+    );
+}
+
+#[test]
+fn texture_size_zero_keeps_vertex_colors_and_no_preview_writes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = example("chair.png");
+    let stdout = run_ok(&[
+        input.as_os_str(),
+        OsStr::new("-o"),
+        dir.path().as_os_str(),
+        OsStr::new("--resolution"),
+        OsStr::new("96"),
+        OsStr::new("--texture-size"),
+        OsStr::new("0"),
+        OsStr::new("--no-preview"),
+    ]);
+    for skipped in ["atlas", "bake", "preview"] {
+        assert!(
+            !stdout.contains(&format!("chair.png: {skipped} ")),
+            "{skipped} ran:\n{stdout}"
+        );
+    }
+    assert_eq!(files_in(dir.path()), ["chair.glb", "chair.report.json"]);
+    let glb = dir.path().join("chair.glb");
+    gltf_validator::assert_valid(&glb);
+    let mesh = read_glb(&glb);
+    assert_eq!(mesh.colors.len(), mesh.positions.len(), "COLOR_0 present");
+    assert!(mesh.uvs.is_empty(), "no TEXCOORD_0 without a texture");
+    assert!(read_glb_material(&glb).texture.is_none());
+    assert_closed_manifold(&mesh, "chair --texture-size 0");
+    let report = read_report(&dir.path().join("chair.report.json"));
+    assert_eq!(report["appearance"]["kind"], "vertex");
+    assert_eq!(report["appearance"]["atlas"], serde_json::Value::Null);
+    assert_eq!(report["appearance"]["preview"], serde_json::Value::Null);
+    // The fidelity check runs on every path.
+    assert!(report["fidelity"]["iou"].as_f64().unwrap() >= MIN_IOU);
+}
+
+#[test]
+fn material_settings_and_vertex_colors_next_to_the_texture() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = example("duck.webp");
+    run_ok(&[
+        input.as_os_str(),
+        OsStr::new("-o"),
+        dir.path().as_os_str(),
+        OsStr::new("--resolution"),
+        OsStr::new("96"),
+        OsStr::new("--texture-size"),
+        OsStr::new("256"),
+        OsStr::new("--metallic"),
+        OsStr::new("0.25"),
+        OsStr::new("--roughness"),
+        OsStr::new("0.5"),
+        OsStr::new("--keep-vertex-colors"),
+        OsStr::new("-q"),
+    ]);
+    let glb = dir.path().join("duck.glb");
+    gltf_validator::assert_valid(&glb);
+    let mesh = read_glb(&glb);
+    assert_eq!(mesh.colors.len(), mesh.positions.len(), "COLOR_0 kept");
+    assert_eq!(mesh.uvs.len(), mesh.positions.len());
+    let material = read_glb_material(&glb);
+    assert_eq!(material.texture.map(|t| t.dimensions()), Some((256, 256)));
+    assert_eq!((material.metallic, material.roughness), (0.25, 0.5));
+    let report = read_report(&dir.path().join("duck.report.json"));
+    assert_eq!(report["appearance"]["texture_size"], 256);
+    assert_eq!(report["appearance"]["glb_vertex_colors"], true);
 }
 
 /// Every picture in examples/ has a test above (so a new example gets one).

@@ -27,7 +27,7 @@ mod bad_input;
 /// The command line itself: help, version, argument validation.
 mod cli;
 
-// Real viewers: three.js GLTFLoader in headless Chromium.
+// Real viewers: three.js GLTFLoader in headless Chromium, Blender's glTF importer.
 mod real_viewers;
 
 /// The main job through TripoSR and the segmentation model (tiny models with the real

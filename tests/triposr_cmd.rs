@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::gltf_validator::assert_valid;
 use crate::util::{
-    assert_closed_manifold, assert_upright_with_height, example, read_glb, read_report, root, run,
-    run_ok,
+    assert_closed_manifold, assert_upright_with_height, example, read_glb, read_glb_material,
+    read_ply, read_report, root, run, run_ok, texture_vs_vertex_colors, weld,
 };
 
 fn test_model(name: &str) -> PathBuf {
@@ -65,6 +65,8 @@ fn triposr_runs_when_installed_and_faces_the_viewer() {
         OsStr::new("cpu"),
         OsStr::new("--resolution"),
         OsStr::new("96"),
+        OsStr::new("--format"),
+        OsStr::new("glb,ply"),
     ]));
     assert!(
         stdout.contains("chair.png: reconstruction") && stdout.contains("TripoSR"),
@@ -72,11 +74,18 @@ fn triposr_runs_when_installed_and_faces_the_viewer() {
     );
     assert!(stdout.contains("note: reconstruction: TripoSR"), "{stdout}");
 
+    // The GLB is textured from TripoSR's color field; the PLY keeps the welded mesh with
+    // vertex colors, and the texture agrees with them.
     let glb = out.join("chair.glb");
     assert_valid(&glb);
-    let mesh = read_glb(&glb);
-    assert_closed_manifold(&mesh, "TripoSR chair.glb");
-    assert_upright_with_height(&mesh, 1.0, 1e-3, "TripoSR chair.glb");
+    let textured = read_glb(&glb);
+    let texture = read_glb_material(&glb).texture.expect("a baked texture");
+    let mesh = read_ply(&out.join("chair.ply"));
+    assert_closed_manifold(&mesh, "TripoSR chair.ply");
+    assert_closed_manifold(&weld(&textured), "TripoSR chair.glb (welded)");
+    assert_upright_with_height(&mesh, 1.0, 1e-3, "TripoSR chair.ply");
+    let diff = texture_vs_vertex_colors(&textured, &texture, &mesh);
+    assert!(diff < 0.05, "texture differs from vertex colors by {diff}");
 
     // TripoSR's +X (the input camera's side) faces glTF's +Z: the object's round front is
     // on +Z and its flat back (cut at TripoSR x = -0.27) on -Z, so far more vertices lie
@@ -120,6 +129,16 @@ fn triposr_runs_when_installed_and_faces_the_viewer() {
     );
     assert_eq!(r["triposr"]["input_size"], 512);
     assert_eq!(report["foreground"]["background"], "alpha");
+    assert_eq!(report["appearance"]["kind"], "texture");
+    // The input camera: TripoSR's, at 1.9 units on +Z of the field's glTF-oriented frame,
+    // looking at the object.
+    let camera = &report["fidelity"]["camera"];
+    assert_eq!(camera["projection"]["kind"], "perspective", "{camera}");
+    assert!(
+        report["fidelity"]["iou"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(out.join("chair.preview.png").is_file());
     assert!(report["foreground"]["segmentation"].is_null());
 
     // What a user needs to know about the TripoSR path: which files ran where, the
@@ -260,7 +279,7 @@ fn segmentation_model_then_triposr_on_an_opaque_photo() {
     assert_eq!(report["reconstruction"]["name"], "triposr");
     let glb = out.join("apple.glb");
     assert_valid(&glb);
-    assert_closed_manifold(&read_glb(&glb), "segmented apple.glb");
+    assert_closed_manifold(&weld(&read_glb(&glb)), "segmented apple.glb (welded)");
 
     // --bg key skips the model.
     let out2 = dir.path().join("out2");

@@ -79,7 +79,7 @@ pub fn files_in(dir: &Path) -> Vec<String> {
 }
 
 /// Reads the first mesh of a GLB with the `gltf` crate: positions, normals, colors
-/// (COLOR_0, linear) and triangles.
+/// (COLOR_0, linear), UVs (TEXCOORD_0) and triangles.
 pub fn read_glb(path: &Path) -> Mesh {
     let (doc, buffers, _) =
         gltf::import(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -94,6 +94,9 @@ pub fn read_glb(path: &Path) -> Mesh {
         mesh.normals.extend(reader.read_normals().expect("NORMAL"));
         if let Some(c) = reader.read_colors(0) {
             mesh.colors.extend(c.into_rgb_f32());
+        }
+        if let Some(t) = reader.read_tex_coords(0) {
+            mesh.uvs.extend(t.into_f32());
         }
         let idx: Vec<u32> = reader.read_indices().expect("indices").into_u32().collect();
         mesh.triangles.extend(
@@ -209,4 +212,108 @@ pub fn assert_upright_with_height(mesh: &Mesh, height: f32, tol: f32, what: &str
 pub fn read_report(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The material of a GLB's first primitive, read with the `gltf` crate.
+pub struct GlbMaterial {
+    /// The decoded base color texture, when there is one.
+    pub texture: Option<image::RgbaImage>,
+    /// Metalness factor.
+    pub metallic: f32,
+    /// Roughness factor.
+    pub roughness: f32,
+}
+
+/// Reads the first primitive's material of a GLB, decoding its base color texture.
+pub fn read_glb_material(path: &Path) -> GlbMaterial {
+    let (doc, _, images) = gltf::import(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let prim = doc
+        .meshes()
+        .next()
+        .and_then(|m| m.primitives().next())
+        .expect("a primitive");
+    let pbr = prim.material().pbr_metallic_roughness();
+    let texture = pbr.base_color_texture().map(|info| {
+        let data = &images[info.texture().source().index()];
+        let (w, h) = (data.width, data.height);
+        match data.format {
+            gltf::image::Format::R8G8B8A8 => {
+                image::RgbaImage::from_raw(w, h, data.pixels.clone()).expect("RGBA pixels")
+            }
+            gltf::image::Format::R8G8B8 => image::DynamicImage::ImageRgb8(
+                image::RgbImage::from_raw(w, h, data.pixels.clone()).expect("RGB pixels"),
+            )
+            .to_rgba8(),
+            other => panic!("{}: unexpected texture format {other:?}", path.display()),
+        }
+    });
+    GlbMaterial {
+        texture,
+        metallic: pbr.metallic_factor(),
+        roughness: pbr.roughness_factor(),
+    }
+}
+
+/// Merges vertices with bit-identical positions (the copies a UV atlas makes along its
+/// seams), keeping the first copy's attributes and dropping UVs.
+pub fn weld(mesh: &Mesh) -> Mesh {
+    let mut first: std::collections::HashMap<[u32; 3], u32> = std::collections::HashMap::new();
+    let mut out = Mesh::default();
+    let mut remap = Vec::with_capacity(mesh.positions.len());
+    for (i, p) in mesh.positions.iter().enumerate() {
+        let key = p.map(f32::to_bits);
+        let index = *first.entry(key).or_insert_with(|| {
+            out.positions.push(*p);
+            if let Some(n) = mesh.normals.get(i) {
+                out.normals.push(*n);
+            }
+            if let Some(c) = mesh.colors.get(i) {
+                out.colors.push(*c);
+            }
+            (out.positions.len() - 1) as u32
+        });
+        remap.push(index);
+    }
+    out.triangles = mesh
+        .triangles
+        .iter()
+        .map(|t| t.map(|i| remap[i as usize]))
+        .collect();
+    out
+}
+
+/// Mean absolute difference (per channel, in [0, 1]) between `texture` looked up at each
+/// vertex's UV (nearest texel) and the vertex color of the vertex at the same position in
+/// `colored` (sRGB colors, e.g. the PLY). A flipped or misplaced UV layout shows up as a
+/// large difference.
+pub fn texture_vs_vertex_colors(
+    textured: &Mesh,
+    texture: &image::RgbaImage,
+    colored: &Mesh,
+) -> f32 {
+    let colors: std::collections::HashMap<[u32; 3], [f32; 3]> = colored
+        .positions
+        .iter()
+        .zip(&colored.colors)
+        .map(|(p, c)| (p.map(f32::to_bits), *c))
+        .collect();
+    let (w, h) = texture.dimensions();
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for (p, uv) in textured.positions.iter().zip(&textured.uvs) {
+        let Some(c) = colors.get(&p.map(f32::to_bits)) else {
+            continue;
+        };
+        let x = ((uv[0] * w as f32) as u32).min(w - 1);
+        let y = ((uv[1] * h as f32) as u32).min(h - 1);
+        let t = texture.get_pixel(x, y).0;
+        for k in 0..3 {
+            sum += f64::from((f32::from(t[k]) / 255.0 - c[k]).abs());
+        }
+        n += 3;
+    }
+    assert!(
+        n > 0,
+        "no vertex of the textured mesh found in the colored one"
+    );
+    (sum / n as f64) as f32
 }

@@ -1,5 +1,7 @@
 //! The appearance stages on a ~100k-triangle marching-cubes mesh with a cheap field:
-//! UV atlas, texture bake at 1024² and 2048², preview sheet.
+//! UV atlas, texture bake at 1024² and 2048², preview sheet; and the UV atlas of a
+//! ~250k-triangle mesh of many small blobs (the noisy-blobs density), the case with
+//! thousands of charts.
 //! `cargo bench -p img23d-meshing --bench appearance`.
 #![allow(
     missing_docs,
@@ -9,6 +11,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use img23d_meshing::atlas::{AtlasOptions, build_atlas};
 use img23d_meshing::bake::{BakeOptions, bake_texture};
+use img23d_meshing::extract::test_fields::NoisyBlobs;
 use img23d_meshing::extract::{ExtractOptions, extract};
 use img23d_meshing::field::analytic::SphereSdf;
 use img23d_meshing::render::{PreviewOptions, render_preview};
@@ -50,6 +53,27 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+
+    let mut blobs = extract(
+        &NoisyBlobs::new(300, 1),
+        &ExtractOptions {
+            resolution: 160,
+            ..ExtractOptions::default()
+        },
+    )
+    .expect("the test field has a surface")
+    .mesh;
+    blobs.compute_normals();
+    let blob_atlas = build_atlas(&blobs, &AtlasOptions::default()).expect("atlas");
+    eprintln!(
+        "noisy blobs: {} triangles, atlas: {:?}",
+        blobs.triangle_count(),
+        blob_atlas.stats
+    );
+    g.bench_function("atlas/noisy-blobs/1024", |b| {
+        b.iter(|| build_atlas(&blobs, &AtlasOptions::default()).expect("atlas"))
+    });
+
     let texture = bake_texture(&atlas.mesh, &field, &BakeOptions::default()).expect("bake");
     let asset = Asset {
         name: "bench".into(),

@@ -115,6 +115,34 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub ort_lib: Option<PathBuf>,
 
+    /// Side of the square base-color texture, in texels (16 to 8192): the mesh gets a UV
+    /// atlas and the reconstruction's color is baked into an embedded PNG (GLB), a PNG
+    /// beside the OBJ with its MTL; the PLY keeps vertex colors. 0: vertex colors only.
+    #[arg(long, value_name = "TEXELS", default_value_t = 1024)]
+    pub texture_size: u32,
+
+    /// With a texture, also write the vertex colors into the GLB as COLOR_0 (glTF
+    /// multiplies them into the texture, so the asset looks darker).
+    #[arg(long)]
+    pub keep_vertex_colors: bool,
+
+    /// Metalness of the PBR material, from 0 (dielectric) to 1 (metal).
+    #[arg(long, value_name = "0..1", default_value_t = 0.0)]
+    pub metallic: f32,
+
+    /// Roughness of the PBR material, from 0 (mirror) to 1 (matte).
+    #[arg(long, value_name = "0..1", default_value_t = 0.9)]
+    pub roughness: f32,
+
+    /// Write DIR/<stem>.preview.png: the asset from the input camera and from 8 sides
+    /// around it, shaded and textured (on by default).
+    #[arg(long, overrides_with = "no_preview")]
+    pub preview: bool,
+
+    /// Do not write the preview sheet.
+    #[arg(long, overrides_with = "preview")]
+    pub no_preview: bool,
+
     /// Worker threads for the heavy stages (0: one per CPU core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
@@ -128,11 +156,13 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// Binary glTF 2.0: vertex colors (COLOR_0), normals and a PBR material.
+    /// Binary glTF 2.0: normals, UVs, an embedded base-color texture and a PBR material
+    /// (vertex colors as COLOR_0 with `--texture-size 0`).
     Glb,
-    /// Binary little-endian PLY with normals and 8-bit colors.
+    /// Binary little-endian PLY with normals and 8-bit vertex colors.
     Ply,
-    /// Wavefront OBJ with per-vertex colors.
+    /// Wavefront OBJ with UVs, an MTL and the texture PNG beside it (per-vertex colors
+    /// with `--texture-size 0`).
     Obj,
 }
 
@@ -170,6 +200,21 @@ mod tests {
         assert_eq!(cli.run.model, ModelChoice::Auto);
         assert_eq!(cli.run.bg, BackgroundChoice::Auto);
         assert_eq!(cli.run.device, "auto");
+        assert_eq!(cli.run.texture_size, 1024);
+        assert_eq!((cli.run.metallic, cli.run.roughness), (0.0, 0.9));
+        assert!(!cli.run.no_preview && !cli.run.keep_vertex_colors);
+    }
+
+    #[test]
+    fn preview_flags_override_each_other() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["img23d", "a.png", "-o", "o"];
+            args.extend(extra);
+            Cli::try_parse_from(args).unwrap().run.no_preview
+        };
+        assert!(parse(&["--no-preview"]));
+        assert!(!parse(&["--no-preview", "--preview"]));
+        assert!(parse(&["--preview", "--no-preview"]));
     }
 
     #[test]

@@ -51,6 +51,17 @@ pub struct RunConfig {
     pub device: Device,
     /// The ONNX Runtime library, when given. By default, `None` (searched).
     pub ort_lib: Option<PathBuf>,
+    /// Side of the baked base-color texture in texels; 0 keeps vertex colors only. By
+    /// default, 1024.
+    pub texture_size: u32,
+    /// With a texture, also write COLOR_0 into the GLB. By default, false.
+    pub keep_vertex_colors: bool,
+    /// Metalness of the material. By default, 0.
+    pub metallic: f32,
+    /// Roughness of the material. By default, 0.9.
+    pub roughness: f32,
+    /// Write the preview sheet `DIR/<stem>.preview.png`. By default, true.
+    pub preview: bool,
 }
 
 impl Default for RunConfig {
@@ -71,6 +82,11 @@ impl Default for RunConfig {
             models_dir: None,
             device: Device::Auto,
             ort_lib: None,
+            texture_size: 1024,
+            keep_vertex_colors: false,
+            metallic: 0.0,
+            roughness: 0.9,
+            preview: true,
         }
     }
 }
@@ -115,6 +131,11 @@ impl RunConfig {
             models_dir: args.models_dir.clone(),
             device,
             ort_lib: args.ort_lib.clone(),
+            texture_size: args.texture_size,
+            keep_vertex_colors: args.keep_vertex_colors,
+            metallic: args.metallic,
+            roughness: args.roughness,
+            preview: !args.no_preview,
         };
         config.validate()?;
         Ok(config)
@@ -160,6 +181,30 @@ impl RunConfig {
                 got: self.foreground_ratio.to_string(),
             });
         }
+        if self.texture_size != 0
+            && (self.texture_size < 16 || self.texture_size > self.limits.max_texture_size)
+        {
+            return Err(Error::InvalidArgument {
+                name: "--texture-size",
+                expected: format!(
+                    "0 (vertex colors) or a texture side from 16 to {} texels",
+                    self.limits.max_texture_size
+                ),
+                got: self.texture_size.to_string(),
+            });
+        }
+        for (name, value) in [
+            ("--metallic", self.metallic),
+            ("--roughness", self.roughness),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(Error::InvalidArgument {
+                    name,
+                    expected: "a value from 0 to 1".into(),
+                    got: value.to_string(),
+                });
+            }
+        }
         if self.threads > 1024 {
             return Err(Error::InvalidArgument {
                 name: "--threads",
@@ -195,6 +240,13 @@ impl RunConfig {
         Ok(self
             .output_dir
             .join(format!("{}.{}", output_stem(image)?, format.extension())))
+    }
+
+    /// The preview sheet of `image`: `DIR/<stem>.preview.png`.
+    pub fn preview_path(&self, image: &Path) -> Result<PathBuf> {
+        Ok(self
+            .output_dir
+            .join(format!("{}.preview.png", output_stem(image)?)))
     }
 
     /// The report of `image`: `DIR/<stem>.report.json`.

@@ -19,6 +19,7 @@
 //! | [`models_cmd`] | `img23d models`: list, fetch, verify neural models |
 //! | [`depth_cmd`] | `img23d depth`: metric depth, point clouds and relief meshes |
 
+pub mod appearance;
 pub mod cli;
 pub mod config;
 pub mod depth_cmd;

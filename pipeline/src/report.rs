@@ -7,8 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use img23d_meshing::atlas::AtlasStats;
+use img23d_meshing::bake::BakeStats;
 use img23d_meshing::convert_coordinates::Transform;
 use img23d_meshing::extract::ExtractStats;
+use img23d_meshing::render::Camera;
 use img23d_meshing::topology::TopologyReport;
 
 use crate::cli::Format;
@@ -18,7 +21,7 @@ use crate::inflate::InflateStats;
 use crate::{Error, Result};
 
 /// Version of the report's layout.
-pub const REPORT_VERSION: u32 = 1;
+pub const REPORT_VERSION: u32 = 2;
 
 /// One run of the main job on one picture.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -39,6 +42,10 @@ pub struct Report {
     pub extraction: ExtractStats,
     /// The final mesh.
     pub mesh: MeshReport,
+    /// Colors, texture and material.
+    pub appearance: AppearanceReport,
+    /// The asset seen from the input camera against the picture.
+    pub fidelity: FidelityReport,
     /// Files written (besides this report).
     pub outputs: Vec<OutputFile>,
     /// Wall time of each stage, in order.
@@ -175,6 +182,50 @@ pub struct MeshReport {
     pub appearance: &'static str,
     /// Triangles of small disconnected pieces removed after extraction.
     pub floater_triangles_removed: usize,
+}
+
+/// Colors, texture and material of the asset.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppearanceReport {
+    /// `texture` (UV atlas + baked base color) or `vertex` (vertex colors only).
+    pub kind: &'static str,
+    /// Side of the texture in texels (0 without one).
+    pub texture_size: u32,
+    /// Charts, texel utilisation, stretch, vertices before and after the seams split
+    /// them (textured assets only).
+    pub atlas: Option<AtlasStats>,
+    /// Texels baked from the field and texels filled past chart borders (textured
+    /// assets only).
+    pub bake: Option<BakeStats>,
+    /// Vertices of the textured mesh (seams duplicate vertices; the PLY keeps the
+    /// welded mesh of [`MeshReport`]).
+    pub textured_vertices: Option<usize>,
+    /// The material's metalness.
+    pub metallic: f32,
+    /// The material's roughness.
+    pub roughness: f32,
+    /// The GLB also carries COLOR_0 next to the texture.
+    pub glb_vertex_colors: bool,
+    /// The preview sheet, when written.
+    pub preview: Option<PathBuf>,
+}
+
+/// The asset rendered from the input camera (unlit) against the picture as that camera
+/// framed it: silhouette IoU against the foreground mask, color PSNR inside both.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FidelityReport {
+    /// The input camera in the output frame (glTF, meters).
+    pub camera: Camera,
+    /// Side of the compared square in pixels.
+    pub size_px: u32,
+    /// Intersection over union of the rendered silhouette and the mask (1 is perfect).
+    pub iou: f64,
+    /// Color PSNR in dB where both cover (higher is better; 100 means identical).
+    pub psnr_db: f64,
+    /// Pixels in the mask.
+    pub mask_pixels: usize,
+    /// Pixels the render covers.
+    pub render_pixels: usize,
 }
 
 /// A file written.

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! load ─ foreground (+ crop/pad) ─ reconstruction (a Field) ─ extraction (marching cubes)
-//!      ─ geometry (floaters, to glTF meters, normals) ─ appearance ─ export ─ report.json
+//!      ─ geometry (floaters, to glTF meters, normals) ─ appearance (vertex colors)
+//!      ─ atlas ─ bake (texture) ─ export ─ preview ─ fidelity ─ report.json
 //! ```
 //!
 //! Each stage runs in a `tracing` span and is timed; a [`Progress`] receives one event per
@@ -26,8 +27,11 @@ use img23d_meshing::export::{GlbOptions, write_glb, write_obj, write_ply};
 use img23d_meshing::extract::{ExtractOptions, color_vertices, extract};
 use img23d_meshing::field::TransformedField;
 use img23d_meshing::topology::analyze;
-use img23d_meshing::{Asset, Material};
+use img23d_meshing::{Asset, Mesh};
 
+use crate::appearance::{
+    self, FIDELITY_SIZE, InputCamera, fidelity_of, input_view, textured_material,
+};
 use crate::cli::Format;
 use crate::config::{RunConfig, output_stem};
 use crate::foreground::{ForegroundOptions, cut_out, find_foreground};
@@ -36,9 +40,10 @@ use crate::inflate::{InflateOptions, InflatedField};
 use crate::neural::{
     BackgroundMethod, NeuralModels, ReconstructionChoice, TriposrOutput, masked_picture, segment,
 };
+use crate::raster::Window;
 use crate::report::{
-    ForegroundReport, MeshReport, OutputFile, ReconstructionReport, Report, Settings, StageTime,
-    Versions, write_report,
+    AppearanceReport, FidelityReport, ForegroundReport, MeshReport, OutputFile,
+    ReconstructionReport, Report, Settings, StageTime, Versions, write_report,
 };
 use crate::{Error, Result};
 
@@ -390,8 +395,8 @@ fn run_image_inner(
             )
         },
     )?;
-    // Appearance: vertex colors from the field, queried in the output frame.
-    // (UV atlas + texture baking plugs in here.)
+    // Appearance: vertex colors from the field, queried in the output frame (the PLY
+    // keeps them), then the UV atlas and the texture baked from the same field.
     let output_field = TransformedField::new(field, to_output).ok_or_else(|| {
         stage_error("appearance", input)(img23d_meshing::Error::invalid_parameter(
             "output transform",
@@ -399,37 +404,139 @@ fn run_image_inner(
             format!("{to_output:?}"),
         ))
     })?;
-    let material = stages.run(
+    let color_source = match &reconstructed {
+        Reconstructed::Inflate(_) => "the picture (front) and its mirror (back)",
+        Reconstructed::Triposr(_) => "TripoSR's color field",
+    };
+    stages.run(
         "appearance",
-        || {
-            color_vertices(&mut mesh, &output_field).map_err(stage_error("appearance", input))?;
-            Ok(Material::default())
-        },
-        |_| match &reconstructed {
-            Reconstructed::Inflate(_) => {
-                "vertex colors projected from the picture (front) and its mirror (back)".to_string()
-            }
-            Reconstructed::Triposr(_) => "vertex colors from TripoSR's color field".to_string(),
-        },
+        || color_vertices(&mut mesh, &output_field).map_err(stage_error("appearance", input)),
+        |_| format!("vertex colors from {color_source}"),
     )?;
     let topology = analyze(&mesh);
     let (bbox_min, bbox_max) = mesh.bounding_box().unwrap_or_default();
-    let asset = Asset {
-        name: output_stem(input)?,
-        mesh,
-        material,
+    let size = config.texture_size;
+    let textured = if size > 0 {
+        let atlas = stages.run(
+            "atlas",
+            || appearance::atlas(&mesh, size, config.limits).map_err(stage_error("atlas", input)),
+            |a| {
+                format!(
+                    "{} charts, {:.0}% of the {size}x{size} texture used, stretch {:.3}, \
+                     {} vertices after splitting seams",
+                    a.stats.charts,
+                    a.stats.utilisation * 100.0,
+                    a.stats.stretch_l2,
+                    a.stats.output_vertices
+                )
+            },
+        )?;
+        Some(stages.run(
+            "bake",
+            || {
+                appearance::bake(atlas, &output_field, size, config.limits)
+                    .map_err(stage_error("bake", input))
+            },
+            |t| {
+                format!(
+                    "{size}x{size} base color from {color_source}: {} texels evaluated, \
+                     {} filled past chart borders",
+                    t.bake.covered_texels, t.bake.filled_texels
+                )
+            },
+        )?)
+    } else {
+        None
     };
+    let name = output_stem(input)?;
+    let (asset, welded, texture_stats) = match textured {
+        Some(t) => (
+            Asset {
+                name,
+                mesh: t.mesh,
+                material: textured_material(Some(t.texture), config.metallic, config.roughness),
+            },
+            Some(mesh),
+            Some((t.atlas, t.bake)),
+        ),
+        None => (
+            Asset {
+                name,
+                mesh,
+                material: textured_material(None, config.metallic, config.roughness),
+            },
+            None,
+            None,
+        ),
+    };
+    // The welded, vertex-colored mesh: what the PLY holds and the mesh figures describe.
+    let welded = welded.as_ref().unwrap_or(&asset.mesh);
 
     // Export.
-    let outputs = stages.run(
+    let mut outputs = stages.run(
         "export",
-        || export(config, input, &asset, written),
+        || export(config, input, &asset, welded, written),
         |files| {
             files
                 .iter()
                 .map(|f| format!("{} ({})", f.path.display(), human_bytes(f.bytes)))
                 .collect::<Vec<_>>()
                 .join(", ")
+        },
+    )?;
+
+    // The input camera in the output frame and the picture as it framed it: the preview's
+    // first tile and the fidelity check.
+    let (window, camera) = match &reconstructed {
+        Reconstructed::Inflate(_) => (cutout.window_source, InputCamera::Inflate),
+        Reconstructed::Triposr(t) => {
+            let f = t.input.framing;
+            let side = f64::from(f.canvas);
+            (
+                Window {
+                    x: f64::from(f.crop[0]) - f64::from(f.offset[0]),
+                    y: f64::from(f.crop[1]) - f64::from(f.offset[1]),
+                    width: side,
+                    height: side,
+                },
+                InputCamera::Triposr,
+            )
+        }
+    };
+    let view = input_view(&foreground, window, camera, &to_output, FIDELITY_SIZE);
+    let preview = if config.preview {
+        let path = config.preview_path(input)?;
+        stages.run(
+            "preview",
+            || {
+                appearance::write_preview(&asset, &view, &path, config.limits)
+                    .map_err(stage_error("preview", input))
+            },
+            |(w, h)| {
+                format!(
+                    "{} ({w}x{h}: the input view, then 8 views around)",
+                    path.display()
+                )
+            },
+        )?;
+        written.push(path.clone());
+        outputs.push(OutputFile {
+            format: "preview".to_string(),
+            bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            path: path.clone(),
+        });
+        Some(path)
+    } else {
+        None
+    };
+    let fidelity = stages.run(
+        "fidelity",
+        || fidelity_of(&asset, &view).map_err(stage_error("fidelity", input)),
+        |f| {
+            format!(
+                "from the input camera: silhouette IoU {:.3}, color PSNR {:.1} dB",
+                f.iou, f.psnr
+            )
         },
     )?;
 
@@ -491,17 +598,44 @@ fn run_image_inner(
         },
         extraction: extract_stats,
         mesh: MeshReport {
-            vertices: asset.mesh.vertex_count(),
-            triangles: asset.mesh.triangle_count(),
+            vertices: welded.vertex_count(),
+            triangles: welded.triangle_count(),
             bbox_min,
             bbox_max,
-            area_m2: asset.mesh.area(),
-            volume_m3: asset.mesh.signed_volume(),
+            area_m2: welded.area(),
+            volume_m3: welded.signed_volume(),
             closed_manifold: topology.is_closed_manifold(),
             euler_characteristic: topology.euler_characteristic(),
             topology,
-            appearance: "vertex",
+            appearance: if texture_stats.is_some() {
+                "texture"
+            } else {
+                "vertex"
+            },
             floater_triangles_removed: removed,
+        },
+        appearance: AppearanceReport {
+            kind: if texture_stats.is_some() {
+                "texture"
+            } else {
+                "vertex"
+            },
+            texture_size: size,
+            atlas: texture_stats.map(|t| t.0),
+            bake: texture_stats.map(|t| t.1),
+            textured_vertices: texture_stats.map(|_| asset.mesh.vertex_count()),
+            metallic: config.metallic,
+            roughness: config.roughness,
+            glb_vertex_colors: texture_stats.is_none() || config.keep_vertex_colors,
+            preview,
+        },
+        fidelity: FidelityReport {
+            camera: view.camera,
+            size_px: FIDELITY_SIZE,
+            iou: fidelity.iou,
+            psnr_db: fidelity.psnr,
+            mask_pixels: fidelity.mask_pixels,
+            render_pixels: fidelity.render_pixels,
         },
         outputs,
         stages: stages.times,
@@ -518,19 +652,26 @@ fn run_image_inner(
 }
 
 /// Writes every requested format; records each file in `written` as soon as it exists.
+/// The GLB and OBJ hold `asset` (textured when it has a texture); the PLY holds `welded`,
+/// the seamless mesh with vertex colors.
 fn export(
     config: &RunConfig,
     input: &Path,
     asset: &Asset,
+    welded: &Mesh,
     written: &mut Vec<PathBuf>,
 ) -> Result<Vec<OutputFile>> {
+    let glb_options = GlbOptions {
+        vertex_colors_with_texture: config.keep_vertex_colors,
+        ..GlbOptions::default()
+    };
     let mut files = Vec::new();
     for &format in &config.formats {
         let path = config.output_path(input, format)?;
         let mut made = vec![(format.extension().to_string(), path.clone())];
         match format {
-            Format::Glb => write_glb(&path, asset, &GlbOptions::default()),
-            Format::Ply => write_ply(&path, &asset.mesh),
+            Format::Glb => write_glb(&path, asset, &glb_options),
+            Format::Ply => write_ply(&path, welded),
             Format::Obj => write_obj(&path, asset).map(|f| {
                 made.extend(f.mtl.map(|p| ("mtl".to_string(), p)));
                 made.extend(f.texture.map(|p| ("png".to_string(), p)));

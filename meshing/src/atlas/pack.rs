@@ -6,8 +6,12 @@
 //! conservatively into a cell mask, dilated by half the padding, and placed — largest
 //! first, trying four quarter turns — at the lowest position where its mask overlaps
 //! nothing, so small charts fill the holes that larger ones leave (the raster packing
-//! that xatlas also uses). Free-run lengths per cell make each test one lookup per mask
-//! span. The scale (texels per meter) is searched so that everything just fits.
+//! that xatlas also uses). Occupancy is kept as bit rows with their erosions by free runs
+//! of 2^k cells, so one footprint is tested at 64 columns per word; each footprint's
+//! search starts at the first row holding a free block the size of its solid core (kept
+//! per block size, and only moving down as the atlas fills). The scale (texels per
+//! meter) is searched so that everything just fits: charts are packed into a strip twice
+//! the square's height, and the rows they use predict the next scale.
 
 /// A chart ready for packing: its triangles' 2D corners, turned and moved so that the
 /// chart's bounding box is `[0, size[0]] x [0, size[1]]` (world units).
@@ -147,6 +151,45 @@ struct Footprint {
     width: usize,
     height: usize,
     spans: Vec<(u32, u32, u32)>,
+    /// The spans, longest first (the order they are tested in).
+    by_length: Vec<(u32, u32, u32)>,
+    /// A solid block inside the footprint: column, row, width, height. Where the
+    /// footprint fits, this block of free cells exists, which bounds the search.
+    core: [usize; 4],
+}
+
+/// A solid block of `spans` (sorted by row, one footprint of `height` rows): the
+/// common part of the longest spans of the middle rows, shrinking the band of rows
+/// towards the middle until that part is not empty.
+fn core_block(spans: &[(u32, u32, u32)], height: usize) -> [usize; 4] {
+    let mut longest = vec![(0u32, 0u32); height];
+    for &(r, a, b) in spans {
+        let l = &mut longest[r as usize];
+        if b - a > l.1 - l.0 {
+            *l = (a, b);
+        }
+    }
+    let mid = height / 2;
+    let mut half = height / 4;
+    loop {
+        let (r0, r1) = (mid.saturating_sub(half), (mid + half + 1).min(height));
+        let (mut a, mut b) = (0u32, u32::MAX);
+        for &(sa, sb) in &longest[r0..r1] {
+            a = a.max(sa);
+            b = b.min(sb);
+        }
+        if a < b {
+            return [a as usize, r0, (b - a) as usize, r1 - r0];
+        }
+        if half == 0 {
+            break;
+        }
+        half /= 2;
+    }
+    // The middle row is empty (possible without dilation): any one cell.
+    spans
+        .first()
+        .map_or([0, 0, 1, 1], |&(r, a, _)| [a as usize, r as usize, 1, 1])
 }
 
 /// Marks every cell of a `w`×`h` grid that triangle `p` (cell units) touches.
@@ -256,117 +299,226 @@ fn footprint(w: usize, h: usize, cells: &[bool], turns: u8) -> Footprint {
             spans.push((ty as u32, start as u32, x as u32));
         }
     }
+    let mut by_length = spans.clone();
+    by_length.sort_by_key(|s| std::cmp::Reverse(s.2 - s.1));
+    let core = core_block(&spans, th);
     Footprint {
+        core,
         width: tw,
         height: th,
         spans,
+        by_length,
     }
 }
 
-/// The atlas's occupancy on the cell grid, with the length of the free run that starts
-/// at each cell (so a span test is one lookup).
+/// The atlas's occupancy on the cell grid as bit rows (bit set = free), with, for each
+/// row, its erosions by runs of 2^k cells (bit `x` of level `k` is set when cells
+/// `x..x + 2^k` are all free). A span of any length `L` then fits at `x` when bit `x` of
+/// level `k` (2^k ≤ L) and bit `x + L - 2^k` are set, so one footprint is tested at
+/// every column of a row at once, 64 columns per word.
 struct Occupancy {
+    /// Columns.
     size: usize,
-    free_run: Vec<u32>,
+    /// Words per bit row.
+    words: usize,
+    /// Erosion levels per row.
+    levels: usize,
+    /// `bits[(row * levels + k) * words + i]`.
+    bits: Vec<u64>,
+    /// Longest free run of each row.
     max_run: Vec<u32>,
+    /// For a block size `(width, height)`: no free block of that size has its top row
+    /// above this one (occupancy only grows, so this only moves down).
+    block_row: std::collections::HashMap<(usize, usize), usize>,
+}
+
+/// `out[i] &= (src >> shift)[i]`, for multiword bit rows (bit `x` of the shifted row is
+/// bit `x + shift` of `src`), over words `lo..hi`.
+#[inline]
+fn and_shifted(out: &mut [u64], src: &[u64], shift: usize, lo: usize, hi: usize) {
+    let (ws, bs) = (shift / 64, (shift % 64) as u32);
+    for (i, o) in out.iter_mut().enumerate().take(hi).skip(lo) {
+        let a = src.get(i + ws).copied().unwrap_or(0);
+        let v = if bs == 0 {
+            a
+        } else {
+            let b = src.get(i + ws + 1).copied().unwrap_or(0);
+            (a >> bs) | (b << (64 - bs))
+        };
+        *o &= v;
+    }
 }
 
 impl Occupancy {
-    fn new(size: usize) -> Self {
-        let mut free_run = vec![0u32; size * size];
-        for y in 0..size {
-            for x in 0..size {
-                free_run[y * size + x] = (size - x) as u32;
-            }
-        }
-        Self {
+    /// An empty strip of `size` columns and `rows` rows.
+    fn new(size: usize, rows: usize) -> Self {
+        let words = size.div_ceil(64);
+        let levels = (usize::BITS - size.leading_zeros()) as usize;
+        let mut occ = Self {
             size,
-            free_run,
-            max_run: vec![size as u32; size],
+            words,
+            levels,
+            bits: vec![0; rows * levels * words],
+            max_run: vec![size as u32; rows],
+            block_row: std::collections::HashMap::new(),
+        };
+        let mut free = vec![0u64; words];
+        for (i, w) in free.iter_mut().enumerate() {
+            let lo = i * 64;
+            let count = size.saturating_sub(lo).min(64);
+            *w = if count == 64 {
+                u64::MAX
+            } else {
+                (1u64 << count) - 1
+            };
         }
+        for y in 0..rows {
+            occ.row_level_mut(y, 0).copy_from_slice(&free);
+            occ.refresh_row(y);
+        }
+        occ
     }
 
-    /// First column at which `fp` fits with its top row at `y`, if any.
-    fn fit_in_row(&self, fp: &Footprint, y: usize) -> Option<usize> {
-        let n = self.size;
-        let first = fp.spans.first()?;
-        let widest = fp.spans.iter().map(|s| s.2 - s.1).max().unwrap_or(0);
-        // Quick reject: some row must hold the widest span.
-        if self.max_run[y + first.0 as usize] < first.2 - first.1
-            || fp
-                .spans
-                .iter()
-                .find(|s| s.2 - s.1 == widest)
-                .is_some_and(|s| self.max_run[y + s.0 as usize] < widest)
-        {
-            return None;
+    #[inline]
+    fn row_level(&self, y: usize, k: usize) -> &[u64] {
+        let o = (y * self.levels + k) * self.words;
+        &self.bits[o..o + self.words]
+    }
+
+    #[inline]
+    fn row_level_mut(&mut self, y: usize, k: usize) -> &mut [u64] {
+        let o = (y * self.levels + k) * self.words;
+        &mut self.bits[o..o + self.words]
+    }
+
+    /// Recomputes row `y`'s erosion levels and longest run from its level 0.
+    fn refresh_row(&mut self, y: usize) {
+        let (words, levels) = (self.words, self.levels);
+        let row = &mut self.bits[y * levels * words..(y + 1) * levels * words];
+        for k in 1..levels {
+            let (prev, next) = row[(k - 1) * words..(k + 1) * words].split_at_mut(words);
+            next.copy_from_slice(prev);
+            and_shifted(next, prev, 1 << (k - 1), 0, words);
         }
-        // Every span needs a long enough free run somewhere in its row.
+        // Longest run: walk the runs of level 0.
+        let free = &row[..words];
+        let mut best = 0u32;
+        let mut run = 0u32;
+        for &w in free {
+            if w == u64::MAX {
+                run += 64;
+                continue;
+            }
+            let mut w = w;
+            let mut left = 64u32;
+            while left > 0 {
+                if w & 1 == 1 {
+                    let ones = w.trailing_ones().min(left);
+                    run += ones;
+                    w = w.checked_shr(ones).unwrap_or(0);
+                    left -= ones;
+                } else {
+                    best = best.max(run);
+                    run = 0;
+                    let zeros = w.trailing_zeros().min(left);
+                    w = w.checked_shr(zeros).unwrap_or(0);
+                    left -= zeros;
+                }
+            }
+        }
+        self.max_run[y] = best.max(run);
+    }
+
+    /// First column at which `fp` fits with its top row at `y`, if any; `scratch`
+    /// holds one bit row.
+    fn fit_in_row(&self, fp: &Footprint, y: usize, scratch: &mut [u64]) -> Option<usize> {
+        // Quick reject: every span needs a long enough free run in its row.
         if fp
-            .spans
+            .by_length
             .iter()
+            .take(4)
             .any(|&(r, a, b)| self.max_run[y + r as usize] < b - a)
         {
             return None;
         }
-        let mut x = 0usize;
-        'scan: while x + fp.width <= n {
-            for &(r, a, b) in &fp.spans {
-                let c = x + a as usize;
-                let run = self.free_run[(y + r as usize) * n + c] as usize;
-                if run < (b - a) as usize {
-                    // Blocked at column c + run: the span must start past it.
-                    x = c + run + 1 - a as usize;
-                    continue 'scan;
+        scratch.fill(u64::MAX);
+        let (mut lo, mut hi) = (0, self.words);
+        for &(r, a, b) in &fp.by_length {
+            let len = (b - a) as usize;
+            let k = (usize::BITS - 1 - len.leading_zeros()) as usize;
+            let level = self.row_level(y + r as usize, k);
+            and_shifted(scratch, level, a as usize, lo, hi);
+            and_shifted(scratch, level, a as usize + len - (1 << k), lo, hi);
+            while lo < hi && scratch[lo] == 0 {
+                lo += 1;
+            }
+            while hi > lo && scratch[hi - 1] == 0 {
+                hi -= 1;
+            }
+            if lo == hi {
+                return None;
+            }
+        }
+        let x = lo * 64 + scratch[lo].trailing_zeros() as usize;
+        (x + fp.width <= self.size).then_some(x)
+    }
+
+    /// The first row at or below which a free `w`×`h` block may start (`rows` when
+    /// there is none); `scratch` holds one bit row.
+    fn first_block_row(&mut self, w: usize, h: usize, scratch: &mut [u64]) -> usize {
+        let rows = self.max_run.len();
+        let start = self.block_row.get(&(w, h)).copied().unwrap_or(0);
+        let k = (usize::BITS - 1 - w.leading_zeros()) as usize;
+        let mut y = start;
+        while y + h <= rows {
+            if (y..y + h).all(|r| self.max_run[r] as usize >= w) {
+                scratch.fill(u64::MAX);
+                let mut any = true;
+                for r in y..y + h {
+                    let level = self.row_level(r, k);
+                    and_shifted(scratch, level, 0, 0, self.words);
+                    and_shifted(scratch, level, w - (1 << k), 0, self.words);
+                    if scratch.iter().all(|&b| b == 0) {
+                        any = false;
+                        break;
+                    }
+                }
+                if any {
+                    break;
                 }
             }
-            return Some(x);
+            y += 1;
         }
-        None
+        let y = y.min(rows);
+        self.block_row.insert((w, h), y);
+        y
     }
 
     fn place(&mut self, fp: &Footprint, x: usize, y: usize) {
-        let n = self.size;
-        let mut last_row = usize::MAX;
         for &(r, a, b) in &fp.spans {
-            let row = y + r as usize;
-            let base = row * n;
+            let row = self.row_level_mut(y + r as usize, 0);
             for c in x + a as usize..x + b as usize {
-                self.free_run[base + c] = 0;
-            }
-            if row != last_row {
-                last_row = row;
+                row[c / 64] &= !(1u64 << (c % 64));
             }
         }
-        // Recompute runs of the touched rows right to left.
         for r in 0..fp.height {
-            let base = (y + r) * n;
-            let mut run = 0u32;
-            let mut best = 0u32;
-            for c in (0..n).rev() {
-                run = if self.free_run[base + c] == 0 {
-                    0
-                } else {
-                    run + 1
-                };
-                self.free_run[base + c] = run;
-                best = best.max(run);
-            }
-            self.max_run[y + r] = best;
+            self.refresh_row(y + r);
         }
     }
 }
 
-/// Packs `charts` at `k` cells per world unit into the `n`×`n` cell square, largest
-/// first, each at the lowest position (over four quarter turns) where it overlaps
-/// nothing. `None` when a chart finds no room.
+/// Packs `charts` at `k` cells per world unit into a strip `n` cells wide and `2n`
+/// tall, largest first, each at the position (over four quarter turns) that reaches
+/// least far down, where it overlaps nothing. Returns the placements and the rows used
+/// (the charts fit the `n`×`n` square when that is at most `n`: lowest-first placement
+/// never looks past the first row that fits), or `None` when a chart finds no room.
 fn pack_at(
     charts: &[PackChart],
     order: &[usize],
     k: f64,
     margin: usize,
     n: usize,
-) -> Option<Vec<Placed>> {
+) -> Option<(Vec<Placed>, usize)> {
     // Masks and their four turns, in parallel; placement is sequential.
     #[cfg(feature = "rayon")]
     use rayon::prelude::*;
@@ -390,23 +542,28 @@ fn pack_at(
         })
         .collect();
 
-    let mut occ = Occupancy::new(n);
+    let rows = 2 * n;
+    let mut occ = Occupancy::new(n, rows);
+    let mut scratch = vec![0u64; occ.words];
     let mut out = vec![(0u8, 0usize, 0usize, [0usize; 2]); charts.len()];
+    let mut used = 0;
     for (&ci, (wh, turns)) in order.iter().zip(&prepared) {
         // (y, x, index into turns)
         let mut best: Option<(usize, usize, usize)> = None;
         for (ti, (_, fp)) in turns.iter().enumerate() {
             let reach_best = best.map(|b| b.0 + turns[b.2].1.height);
-            let limit = match reach_best {
-                // Only rows that could beat the best reach so far.
-                Some(r) => r.saturating_sub(fp.height + 1).min(n - fp.height),
-                None => n - fp.height,
-            };
             if reach_best.is_some_and(|r| r <= fp.height) {
                 continue;
             }
-            for y in 0..=limit {
-                if let Some(x) = occ.fit_in_row(fp, y) {
+            let limit = match reach_best {
+                // Only rows that could beat the best reach so far.
+                Some(r) => (r - fp.height - 1).min(rows - fp.height),
+                None => rows - fp.height,
+            };
+            let [_, oy, cw, ch] = fp.core;
+            let first = occ.first_block_row(cw, ch, &mut scratch).saturating_sub(oy);
+            for y in first..=limit {
+                if let Some(x) = occ.fit_in_row(fp, y, &mut scratch) {
                     best = Some((y, x, ti));
                     break;
                 }
@@ -415,9 +572,10 @@ fn pack_at(
         let (y, x, ti) = best?;
         let (t, fp) = &turns[ti];
         occ.place(fp, x, y);
+        used = used.max(y + fp.height);
         out[ci] = (*t, x, y, *wh);
     }
-    Some(out)
+    Some((out, used))
 }
 
 /// Finds the largest scale (texels per world unit, within about 1%) at which the charts
@@ -444,37 +602,46 @@ pub(crate) fn pack(charts: &[PackChart], size: u32, padding: u32) -> Option<Pack
         let kb = charts[b].size[0] * charts[b].size[1];
         kb.total_cmp(&ka).then(a.cmp(&b))
     });
-    // Start from the scale that would give 75% utilisation; grow while it fits, then
-    // bisect between the largest fitting and the smallest failing scale.
+    // Start from the scale that would give 75% utilisation. Each packing into the
+    // strip tells how many rows the charts need at that scale; the area they cover
+    // grows with the square of the scale, so the next guess is the scale times
+    // sqrt(n / rows), kept inside the bracket of the largest fitting and the smallest
+    // failing scale (bisection where the guess falls outside it).
     let mut scale = (0.75 * size_f * size_f / total_area).sqrt();
     let mut best: Option<(f64, Vec<Placed>)> = None;
     let mut failed = f64::INFINITY;
-    for _ in 0..60 {
-        let next = match pack_at(charts, &order, scale / cell, margin, n) {
-            Some(placed) => {
-                best = Some((scale, placed));
-                if failed.is_finite() {
-                    0.5 * (scale + failed)
-                } else {
-                    scale * 1.1
-                }
-            }
-            None => {
-                failed = scale;
-                match &best {
-                    Some(b) => 0.5 * (b.0 + scale),
-                    None => scale * 0.85,
-                }
-            }
-        };
-        if let Some(b) = &best
-            && failed / b.0 < 1.01
-        {
+    let nf = n as f64;
+    for _ in 0..40 {
+        let attempt = pack_at(charts, &order, scale / cell, margin, n);
+        let rows = attempt.as_ref().map(|a| a.1);
+        let fits = rows.is_some_and(|r| r <= n);
+        tracing::trace!(scale, ?rows, "packing attempt");
+        // Scale the rows allow (a chart without room at all: shrink a good deal).
+        let ratio = rows.map_or(0.7, |r| (nf / r.max(1) as f64).sqrt());
+        if let Some((placed, _)) = attempt.filter(|_| fits) {
+            best = Some((scale, placed));
+        } else {
+            failed = failed.min(scale);
+        }
+        let lo = best.as_ref().map_or(0.0, |b| b.0);
+        if failed / lo < 1.01 || (fits && ratio < 1.005) {
             break;
         }
         // More charts than the square can hold at any scale: the caller reports it.
         if best.is_none() && scale * total_area.sqrt() < 1e-3 {
             break;
+        }
+        // Aim a little under the prediction after a failure, a little over after a fit
+        // (packing is not exactly proportional).
+        let mut next = scale * ratio * if fits { 1.002 } else { 0.995 };
+        if !(next > lo * 1.003 && next < failed * 0.997) {
+            next = if failed.is_finite() && lo > 0.0 {
+                0.5 * (lo + failed)
+            } else if fits {
+                scale * 1.05
+            } else {
+                scale * 0.9
+            };
         }
         scale = next;
     }
