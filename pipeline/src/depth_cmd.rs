@@ -467,7 +467,8 @@ fn locate_model(
             ) {
                 let path = store.locate(name, other, None)?;
                 eprintln!(
-                    "note: {name} {wanted} is not installed; using the installed {other} files"
+                    "note: {name} {wanted} is not installed; using the installed {other} files \
+                     (`img23d models fetch {name} --precision {wanted}` installs {wanted})"
                 );
                 Ok((path, contracts, Some(other)))
             } else {
