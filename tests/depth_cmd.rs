@@ -536,6 +536,7 @@ fn unwritable_output_folder_and_one_bad_photo_among_good_ones() {
         .collect();
     assert_eq!(names.len(), 12, "{names:?}");
     assert!(names.iter().all(|n| !n.starts_with("bad")), "{names:?}");
+    assert_eq!(crate::util::validate_glbs_in(&out), 2);
 }
 
 #[test]

@@ -284,6 +284,7 @@ fn no_remove_bg_inflates_the_whole_picture() {
         OsStr::new("96"),
         OsStr::new("--quiet"),
     ]);
+    assert_eq!(validate_glbs_in(dir.path()), 1);
     let mesh = read_glb(&dir.path().join("vase.glb"));
     assert_closed_manifold(&weld(&mesh), "vase --no-remove-bg");
     // The whole 480x600 picture is the object.
@@ -323,6 +324,7 @@ fn several_pictures_in_one_run_and_quiet() {
             "duck.report.json"
         ]
     );
+    assert_eq!(validate_glbs_in(dir.path()), 2);
 }
 
 #[test]
@@ -341,6 +343,7 @@ fn output_folder_is_created() {
         files_in(&out),
         ["chair.glb", "chair.preview.png", "chair.report.json"]
     );
+    assert_eq!(validate_glbs_in(&out), 1);
 }
 
 #[test]

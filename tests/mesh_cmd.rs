@@ -76,6 +76,7 @@ fn glb_round_trip() {
             "{name} in {stdout}"
         );
     }
+    crate::gltf_validator::assert_valid(&out);
     let (doc, buffers, _) = gltf::import(&out).unwrap();
     let prim = doc.meshes().next().unwrap().primitives().next().unwrap();
     let reader = prim.reader(|b| Some(&buffers[b.index()]));

@@ -633,6 +633,7 @@ fn blender_turns_the_glb_front_to_minus_y() {
     let tmp = tempfile::tempdir().unwrap();
     let glb = tmp.path().join("nosed.glb");
     write_glb(&glb, &asset, &GlbOptions::default()).unwrap();
+    gltf_validator::assert_valid(&glb);
     let info = blender_check(&glb, None);
     let m = &info["meshes"][0];
     let gltf_mesh = read_glb(&glb);

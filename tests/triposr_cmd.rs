@@ -236,6 +236,7 @@ fn inflation_when_triposr_is_missing_says_so() {
         stdout.contains("built-in weight-free") && stdout.contains("triposr-encoder"),
         "{stdout}"
     );
+    assert_valid(&out.join("vase.glb"));
     let report = read_report(&out.join("vase.report.json"));
     assert_eq!(report["reconstruction"]["name"], "inflate");
     assert!(
@@ -301,6 +302,7 @@ fn segmentation_model_then_triposr_on_an_opaque_photo() {
     assert!(!stdout.contains("segmentation"), "{stdout}");
     let report = read_report(&out2.join("apple.report.json"));
     assert_eq!(report["foreground"]["background"], "key");
+    assert_valid(&out2.join("apple.glb"));
     assert!(report["foreground"]["segmentation"].is_null());
     assert_eq!(report["reconstruction"]["name"], "inflate");
     assert!(report["reconstruction"]["triposr"].is_null());

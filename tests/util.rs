@@ -317,3 +317,16 @@ pub fn texture_vs_vertex_colors(
     );
     (sum / n as f64) as f32
 }
+
+/// Runs the Khronos glTF validator on every `.glb` in `dir` (0 errors, 0 warnings);
+/// returns how many it checked.
+pub fn validate_glbs_in(dir: &Path) -> usize {
+    let glbs: Vec<String> = files_in(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".glb"))
+        .collect();
+    for name in &glbs {
+        crate::gltf_validator::assert_valid(&dir.join(name));
+    }
+    glbs.len()
+}
