@@ -29,20 +29,24 @@ const STAGES: &[&str] = &[
 const MIN_IOU: f64 = 0.97;
 const MIN_PSNR_DB: f64 = 25.0;
 
+/// Runs the main job on `examples/<name>` into `out` with `extra` arguments, asserting
+/// success; returns stdout.
+fn run_example(name: &str, out: &Path, extra: &[&str]) -> String {
+    let input = example(name);
+    let mut args: Vec<&OsStr> = vec![input.as_os_str(), OsStr::new("-o"), out.as_os_str()];
+    args.extend(extra.iter().map(OsStr::new));
+    run_ok(&args)
+}
+
 /// Runs the main job on `examples/<name>` into a fresh folder with every format, checks
-/// every output, and returns the folder (kept alive) with the GLB's mesh.
+/// every output, and returns the folder (kept alive) with the PLY's (welded, vertex-colored)
+/// mesh.
 fn check_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, img23d_meshing::Mesh) {
     let dir = tempfile::tempdir().unwrap();
     let input = example(name);
-    let mut args: Vec<&OsStr> = vec![
-        input.as_os_str(),
-        OsStr::new("-o"),
-        dir.path().as_os_str(),
-        OsStr::new("--format"),
-        OsStr::new("glb,ply,obj"),
-    ];
-    args.extend(extra.iter().map(OsStr::new));
-    let stdout = run_ok(&args);
+    let mut args = vec!["--format", "glb,ply,obj"];
+    args.extend(extra);
+    let stdout = run_example(name, dir.path(), &args);
 
     // One line per stage, and the plain word about the reconstruction used.
     for stage in STAGES {
@@ -274,16 +278,11 @@ fn robot_16_bit_png() {
 #[test]
 fn no_remove_bg_inflates_the_whole_picture() {
     let dir = tempfile::tempdir().unwrap();
-    let input = example("vase.png");
-    run_ok(&[
-        input.as_os_str(),
-        OsStr::new("-o"),
-        dir.path().as_os_str(),
-        OsStr::new("--no-remove-bg"),
-        OsStr::new("--resolution"),
-        OsStr::new("96"),
-        OsStr::new("--quiet"),
-    ]);
+    run_example(
+        "vase.png",
+        dir.path(),
+        &["--no-remove-bg", "--resolution", "96", "--quiet"],
+    );
     assert_eq!(validate_glbs_in(dir.path()), 1);
     let mesh = read_glb(&dir.path().join("vase.glb"));
     assert_closed_manifold(&weld(&mesh), "vase --no-remove-bg");
@@ -331,14 +330,7 @@ fn several_pictures_in_one_run_and_quiet() {
 fn output_folder_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("new").join("deeper");
-    let input = example("chair.png");
-    run_ok(&[
-        input.as_os_str(),
-        OsStr::new("-o"),
-        out.as_os_str(),
-        OsStr::new("--resolution"),
-        OsStr::new("48"),
-    ]);
+    run_example("chair.png", &out, &["--resolution", "48"]);
     assert_eq!(
         files_in(&out),
         ["chair.glb", "chair.preview.png", "chair.report.json"]
@@ -349,17 +341,11 @@ fn output_folder_is_created() {
 #[test]
 fn texture_size_zero_keeps_vertex_colors_and_no_preview_writes_none() {
     let dir = tempfile::tempdir().unwrap();
-    let input = example("chair.png");
-    let stdout = run_ok(&[
-        input.as_os_str(),
-        OsStr::new("-o"),
-        dir.path().as_os_str(),
-        OsStr::new("--resolution"),
-        OsStr::new("96"),
-        OsStr::new("--texture-size"),
-        OsStr::new("0"),
-        OsStr::new("--no-preview"),
-    ]);
+    let stdout = run_example(
+        "chair.png",
+        dir.path(),
+        &["--resolution", "96", "--texture-size", "0", "--no-preview"],
+    );
     for skipped in ["atlas", "bake", "preview"] {
         assert!(
             !stdout.contains(&format!("chair.png: {skipped} ")),
@@ -385,22 +371,22 @@ fn texture_size_zero_keeps_vertex_colors_and_no_preview_writes_none() {
 #[test]
 fn material_settings_and_vertex_colors_next_to_the_texture() {
     let dir = tempfile::tempdir().unwrap();
-    let input = example("duck.webp");
-    run_ok(&[
-        input.as_os_str(),
-        OsStr::new("-o"),
-        dir.path().as_os_str(),
-        OsStr::new("--resolution"),
-        OsStr::new("96"),
-        OsStr::new("--texture-size"),
-        OsStr::new("256"),
-        OsStr::new("--metallic"),
-        OsStr::new("0.25"),
-        OsStr::new("--roughness"),
-        OsStr::new("0.5"),
-        OsStr::new("--keep-vertex-colors"),
-        OsStr::new("-q"),
-    ]);
+    run_example(
+        "duck.webp",
+        dir.path(),
+        &[
+            "--resolution",
+            "96",
+            "--texture-size",
+            "256",
+            "--metallic",
+            "0.25",
+            "--roughness",
+            "0.5",
+            "--keep-vertex-colors",
+            "-q",
+        ],
+    );
     let glb = dir.path().join("duck.glb");
     gltf_validator::assert_valid(&glb);
     let mesh = read_glb(&glb);
