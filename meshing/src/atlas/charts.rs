@@ -84,6 +84,34 @@ pub(crate) fn neighbours(triangles: &[[u32; 3]]) -> Vec<[u32; 3]> {
     out
 }
 
+/// The component (over edge adjacency) of every triangle, and each component's area.
+pub(crate) fn components(info: &TriangleInfo) -> (Vec<u32>, Vec<f64>) {
+    let n = info.normal.len();
+    let mut comp = vec![NONE; n];
+    let mut areas = Vec::new();
+    let mut stack = Vec::new();
+    for seed in 0..n {
+        if comp[seed] != NONE {
+            continue;
+        }
+        let id = areas.len() as u32;
+        let mut area = 0.0;
+        comp[seed] = id;
+        stack.push(seed as u32);
+        while let Some(t) = stack.pop() {
+            area += info.area[t as usize];
+            for &nb in &info.neighbours[t as usize] {
+                if nb != NONE && comp[nb as usize] == NONE {
+                    comp[nb as usize] = id;
+                    stack.push(nb);
+                }
+            }
+        }
+        areas.push(area);
+    }
+    (comp, areas)
+}
+
 /// A chart: its triangles and the direction it is projected along.
 #[derive(Debug, Clone)]
 pub(crate) struct Chart {
@@ -114,7 +142,11 @@ impl Ord for Candidate {
 
 /// Grows charts over the triangles whose `chart_of` is [`NONE`], so that every normal
 /// stays within `cos_max` of its chart's mean normal.
-pub(crate) fn grow_charts(info: &TriangleInfo, cos_max: f32, chart_of: &mut [u32]) -> Vec<Chart> {
+pub(crate) fn grow_charts(
+    info: &TriangleInfo,
+    cos_max: &[f32],
+    chart_of: &mut [u32],
+) -> Vec<Chart> {
     let mut charts = Vec::new();
     let mut heap = BinaryHeap::new();
     for seed in 0..chart_of.len() {
@@ -122,6 +154,7 @@ pub(crate) fn grow_charts(info: &TriangleInfo, cos_max: f32, chart_of: &mut [u32
             continue;
         }
         let id = charts.len() as u32;
+        let cos_max = cos_max[seed];
         let mut sum = [0.0f64; 3];
         let mut mean = info.normal[seed];
         let mut triangles = Vec::new();
@@ -191,8 +224,8 @@ pub(crate) fn relax_charts(
     mesh: &Mesh,
     info: &TriangleInfo,
     mut charts: Vec<Chart>,
-    cos_max: f32,
-    cos_last: f32,
+    cos_max: &[f32],
+    cos_last: &[f32],
     min_charts: usize,
     iterations: usize,
 ) -> Vec<Chart> {
@@ -290,7 +323,6 @@ pub(crate) fn relax_charts(
                 ci as u32,
             ));
         }
-        let norm = (1.0 - cos_max).max(1e-6);
         while let Some((Candidate { triangle, .. }, ci)) = heap.pop() {
             let t = triangle as usize;
             if chart_of[t] != NONE {
@@ -298,6 +330,8 @@ pub(crate) fn relax_charts(
             }
             chart_of[t] = ci;
             let (seed, normal, radius2) = seeds[ci as usize];
+            let norm = (1.0 - cos_max[seed as usize]).max(1e-6);
+            let cos_accept = cos_accept[seed as usize];
             let seed_c = centroid[seed as usize];
             for &nb in &info.neighbours[t] {
                 if nb == NONE || chart_of[nb as usize] != NONE {
@@ -369,7 +403,7 @@ pub(crate) fn relax_charts(
                                 },
                             )
                         })
-                        .filter(|&(_, d)| d >= cos_last)
+                        .filter(|&(_, d)| d >= cos_last[t])
                         .max_by(|a, b| a.1.total_cmp(&b.1));
                     if let Some((c, _)) = best {
                         chart_of[t] = c;
@@ -676,6 +710,163 @@ pub(crate) fn flatten_chart(
         ));
     }
     out
+}
+
+/// Merges small flattened charts into adjacent ones: smallest first, a chart of at
+/// most `max_triangles` triangles joins the neighbouring chart whose projection direction
+/// it faces best, when all its triangles face that direction within `cos_limit` and the
+/// merged projection does not overlap itself (checked as [`flatten_chart`] checks it).
+/// Every chart pays the packing padding around it, so few-triangle charts (slivers left
+/// where charts meet, triangles a flattening rejected) cost far more texels than they
+/// cover; merged, they cost nothing.
+pub(crate) fn merge_small_charts(
+    mesh: &Mesh,
+    info: &TriangleInfo,
+    mut flat: Vec<(Chart, Vec<[[f64; 2]; 3]>)>,
+    cos_limit: &[f32],
+    max_triangles: usize,
+) -> Vec<(Chart, Vec<[[f64; 2]; 3]>)> {
+    let mut chart_of = vec![NONE; info.normal.len()];
+    for (ci, (chart, _)) in flat.iter().enumerate() {
+        for &t in &chart.triangles {
+            chart_of[t as usize] = ci as u32;
+        }
+    }
+    let area = |c: &Chart| {
+        c.triangles
+            .iter()
+            .map(|&t| info.area[t as usize])
+            .sum::<f64>()
+    };
+    let mut order: Vec<usize> = (0..flat.len())
+        .filter(|&ci| flat[ci].0.triangles.len() <= max_triangles)
+        .collect();
+    order.sort_by(|&a, &b| {
+        area(&flat[a].0)
+            .total_cmp(&area(&flat[b].0))
+            .then(a.cmp(&b))
+    });
+    let mut alive = vec![true; flat.len()];
+    let mut candidates: Vec<(f32, u32)> = Vec::new();
+    for ci in order {
+        if !alive[ci] || flat[ci].0.triangles.len() > max_triangles {
+            continue;
+        }
+        candidates.clear();
+        // Charts never span components, so the cone is the first triangle's.
+        let cos_limit = cos_limit[flat[ci].0.triangles[0] as usize];
+        for &t in &flat[ci].0.triangles {
+            for &nb in &info.neighbours[t as usize] {
+                if nb == NONE {
+                    continue;
+                }
+                let cj = chart_of[nb as usize];
+                if cj == NONE || cj as usize == ci || candidates.iter().any(|c| c.1 == cj) {
+                    continue;
+                }
+                // The worst facing of the small chart's triangles towards cj.
+                let normal = flat[cj as usize].0.normal;
+                let worst = flat[ci]
+                    .0
+                    .triangles
+                    .iter()
+                    .map(|&t| info.normal[t as usize])
+                    .filter(|n| *n != [0.0; 3])
+                    .map(|n| dot(n, normal))
+                    .fold(1.0f32, f32::min);
+                if worst >= cos_limit {
+                    candidates.push((worst, cj));
+                }
+            }
+        }
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, cj) in &candidates {
+            let cj = cj as usize;
+            if let Some(corners) = try_join(mesh, info, &flat[cj], &flat[ci].0, cos_limit) {
+                let moved = std::mem::take(&mut flat[ci].0.triangles);
+                for &t in &moved {
+                    chart_of[t as usize] = cj as u32;
+                }
+                flat[cj].0.triangles.extend(moved);
+                flat[cj].1.extend(corners);
+                alive[ci] = false;
+                break;
+            }
+        }
+    }
+    flat.retain(|(c, _)| !c.triangles.is_empty());
+    flat
+}
+
+/// The 2D corners of `small`'s triangles projected as `target` is (along its normal),
+/// when they all face that direction within `cos_limit` and overlap neither each other
+/// nor `target`'s triangles (the checks of [`flatten_chart`], on the new triangles only).
+fn try_join(
+    mesh: &Mesh,
+    info: &TriangleInfo,
+    target: &(Chart, Vec<[[f64; 2]; 3]>),
+    small: &Chart,
+    cos_limit: f32,
+) -> Option<Vec<[[f64; 2]; 3]>> {
+    let (chart, old) = target;
+    let (u, v) = plane_basis(chart.normal);
+    let project = |p: [f32; 3]| [f64::from(dot(p, u)), f64::from(dot(p, v))];
+    let new: Vec<[[f64; 2]; 3]> = small
+        .triangles
+        .iter()
+        .map(|&t| mesh.triangles[t as usize].map(|i| project(mesh.positions[i as usize])))
+        .collect();
+    let extent = old
+        .iter()
+        .chain(&new)
+        .flatten()
+        .fold([f64::INFINITY, f64::NEG_INFINITY], |acc, p| {
+            [acc[0].min(p[0].min(p[1])), acc[1].max(p[0].max(p[1]))]
+        });
+    let eps = 1e-7 * (extent[1] - extent[0]).max(1e-12);
+    let is_flat = |c: &[[f64; 2]; 3]| area2(*c).abs() <= eps * eps;
+    for (&t, c) in small.triangles.iter().zip(&new) {
+        let n = info.normal[t as usize];
+        let facing = n == [0.0; 3] || (dot(n, chart.normal) >= cos_limit && area2(*c) > 0.0);
+        if !facing && !is_flat(c) {
+            return None;
+        }
+    }
+    let tris = &mesh.triangles;
+    let shares_edge = |a: u32, b: u32| {
+        let (ta, tb) = (tris[a as usize], tris[b as usize]);
+        ta.iter().filter(|i| tb.contains(i)).count() >= 2
+    };
+    // Bounding box of the new triangles: only old triangles meeting it can overlap.
+    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+    for p in new.iter().flatten() {
+        lo = [lo[0].min(p[0]), lo[1].min(p[1])];
+        hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+    }
+    for (i, (&ti, a)) in small.triangles.iter().zip(&new).enumerate() {
+        if is_flat(a) {
+            continue;
+        }
+        for (&tj, b) in small.triangles.iter().zip(&new).skip(i + 1) {
+            if !is_flat(b) && !shares_edge(ti, tj) && triangles_overlap(a, b, eps) {
+                return None;
+            }
+        }
+    }
+    for (&tj, b) in chart.triangles.iter().zip(old) {
+        let outside = (0..2).any(|k| {
+            b[0][k].max(b[1][k]).max(b[2][k]) <= lo[k] || b[0][k].min(b[1][k]).min(b[2][k]) >= hi[k]
+        });
+        if outside || is_flat(b) {
+            continue;
+        }
+        for (&ti, a) in small.triangles.iter().zip(&new) {
+            if !is_flat(a) && !shares_edge(ti, tj) && triangles_overlap(a, b, eps) {
+                return None;
+            }
+        }
+    }
+    Some(new)
 }
 
 #[cfg(test)]

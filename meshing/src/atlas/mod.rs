@@ -8,7 +8,10 @@
 //! 1. `charts`: best-first growth of charts over edge adjacency under a normal-cone
 //!    bound, a few Lloyd iterations that regrow all charts at once from their most
 //!    central triangles (compact charts pack well), orthogonal projection of each chart
-//!    along its mean normal, and splitting of any chart whose projection overlaps itself;
+//!    along its mean normal, splitting of any chart whose projection overlaps itself,
+//!    and merging of few-triangle charts into neighbours that take them without overlap.
+//!    Components too small to give charts more than a few texels across use a wider
+//!    cone (fewer charts, so less of the square goes to padding, for a little stretch);
 //! 2. `pack`: minimum-area-rectangle orientation, then raster packing of the charts'
 //!    dilated cell masks (largest first, lowest free position, four quarter turns) at the
 //!    largest scale that fits;
@@ -29,6 +32,15 @@ use crate::{Error, Limits, Mesh, Result};
 /// Charts fewer than this pack coarsely (one large chart that does not fit wastes a lot
 /// of the square); relaxation splits the largest charts until there are this many.
 const MIN_CHARTS: usize = 16;
+/// Charts of at most this many triangles merge into a neighbour where they can.
+const SMALL_CHART_TRIANGLES: usize = 16;
+/// Components that would cover fewer texels than this at the usual scale (three
+/// quarters of the square filled) are charted with a cone of
+/// `SMALL_COMPONENT_ANGLE_DEG`: their charts would be only a few texels across, and
+/// the padding around each would cost more than the added stretch.
+const SMALL_COMPONENT_TEXELS: f64 = 65536.0;
+/// Cone angle of small components, in degrees (see `SMALL_COMPONENT_TEXELS`).
+const SMALL_COMPONENT_ANGLE_DEG: f32 = 60.0;
 /// Lloyd iterations of the chart relaxation.
 const RELAX_ITERATIONS: usize = 2;
 
@@ -134,20 +146,44 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     };
     let info = charts::TriangleInfo::new(mesh);
     lap("info");
-    let cos_max = angle.to_radians().cos();
     // Triangles may end up a little beyond the cone (boundary slivers joining a chart,
     // proxies moving as charts settle); beyond this they are re-charted.
-    let cos_limit = (angle + 10.0).min(88.0).to_radians().cos();
+    let cone = |a: f32| {
+        (
+            a.to_radians().cos(),
+            (a + 10.0).min(88.0).to_radians().cos(),
+        )
+    };
+    let normal_cone = cone(angle);
+    // Small components get a wider cone (see `SMALL_COMPONENT_TEXELS`).
+    let wide_angle: f32 = SMALL_COMPONENT_ANGLE_DEG;
+    let wide_cone = cone(angle.max(wide_angle));
+    let (component, component_area) = charts::components(&info);
+    let total_area: f64 = component_area.iter().sum();
+    let small_texels: f64 = SMALL_COMPONENT_TEXELS;
+    let texels_per_area =
+        0.75 * f64::from(size) * f64::from(size) / total_area.max(f64::MIN_POSITIVE);
+    let (cos_max, cos_limit): (Vec<f32>, Vec<f32>) = component
+        .iter()
+        .map(|&c| {
+            if component_area[c as usize] * texels_per_area < small_texels {
+                wide_cone
+            } else {
+                normal_cone
+            }
+        })
+        .unzip();
+    drop(component);
     let mut chart_of = vec![charts::NONE; mesh.triangles.len()];
-    let pending = charts::grow_charts(&info, cos_max, &mut chart_of);
+    let pending = charts::grow_charts(&info, &cos_max, &mut chart_of);
     drop(chart_of);
     lap("grow");
     let mut pending = charts::relax_charts(
         mesh,
         &info,
         pending,
-        cos_max,
-        cos_limit,
+        &cos_max,
+        &cos_limit,
         MIN_CHARTS,
         RELAX_ITERATIONS,
     );
@@ -164,7 +200,10 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         #[cfg(not(feature = "rayon"))]
         let iter = pending.into_iter();
         let pieces: Vec<Vec<_>> = iter
-            .map(|chart| charts::flatten_chart(mesh, &info, chart, cos_limit))
+            .map(|chart| {
+                let cos = cos_limit[chart.triangles[0] as usize];
+                charts::flatten_chart(mesh, &info, chart, cos)
+            })
             .collect();
         pending = Vec::new();
         for (piece, corners) in pieces.into_iter().flatten() {
@@ -182,7 +221,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         for &t in &rejected {
             mask[t as usize] = charts::NONE;
         }
-        pending = charts::grow_charts(&info, cos_max, &mut mask);
+        pending = charts::grow_charts(&info, &cos_max, &mut mask);
     }
     if !pending.is_empty() {
         // Still rejected after the rounds: one chart per triangle, which always flattens.
@@ -206,6 +245,8 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     }
 
     lap("flatten");
+    let flat = charts::merge_small_charts(mesh, &info, flat, &cos_limit, SMALL_CHART_TRIANGLES);
+    lap("merge");
     let mut chart_list = Vec::with_capacity(flat.len());
     let mut corner_list = Vec::with_capacity(flat.len());
     for (chart, corners) in flat {
@@ -517,10 +558,10 @@ mod tests {
         assert_no_uv_overlap(&atlas.mesh, 2048);
     }
 
-    /// `count` small closed blobs (bumpy icospheres of 80 triangles, of varied sizes)
+    /// `count` small closed blobs (bumpy icospheres of `levels` subdivisions, of varied sizes)
     /// on a grid: a mesh of many components, as noisy densities give.
-    pub(crate) fn many_blobs(count: usize) -> Mesh {
-        let unit = icosphere(1, 0.1);
+    pub(crate) fn many_blobs(count: usize, levels: u32) -> Mesh {
+        let unit = icosphere(levels, 0.1);
         let side = (count as f64).cbrt().ceil() as usize;
         let mut mesh = Mesh::default();
         for i in 0..count {
@@ -601,7 +642,7 @@ mod tests {
 
     #[test]
     fn many_small_components() {
-        let mesh = many_blobs(2000);
+        let mesh = many_blobs(2000, 1);
         assert_eq!(topology::analyze(&mesh).components, 2000);
         let options = AtlasOptions::default();
         let atlas = build_atlas(&mesh, &options).unwrap();
@@ -618,10 +659,30 @@ mod tests {
                 .flatten()
                 .all(|&c| (0.0..=1.0).contains(&c))
         );
-        // Padding-bound: 7 charts per blob, each about 3x3 texels at the scale that
-        // fits, with 4 texels of padding around each, cover at best about a fifth of
-        // the square (0.135 measured when this test was written).
+        // Padding-bound: 5 charts per blob, each about 3x3 texels at the scale that
+        // fits, with 4 texels of padding around each, cover at best about a quarter of
+        // the square (0.135 measured when this test was written, 0.25 with small
+        // components charted under a wider cone and 1-texel packing cells).
         assert!(s.utilisation > 0.1 && s.utilisation <= 1.0, "{s:?}");
+        assert!(s.stretch_l2 < 1.2, "{s:?}");
+        assert_no_uv_overlap(&atlas.mesh, 2048);
+        assert_padding(&atlas.mesh, options.texture_size, options.padding);
+    }
+
+    #[test]
+    fn many_small_spheres_pack_densely() {
+        // 150 bumpy spheres of 320 triangles: each would cover about 2600 texels at
+        // 1024², the case where padding around many small charts dominates.
+        let mesh = many_blobs(150, 2);
+        let options = AtlasOptions::default();
+        let atlas = build_atlas(&mesh, &options).unwrap();
+        let s = atlas.stats;
+        eprintln!("150 spheres, {} triangles: {s:?}", mesh.triangles.len());
+        atlas.mesh.validate().unwrap();
+        assert_eq!(atlas.mesh.triangles.len(), mesh.triangles.len());
+        // 0.597 measured when this test was written (a wider cone for small components,
+        // small charts merged, 1-texel packing cells).
+        assert!(s.utilisation >= 0.55, "{s:?}");
         assert!(s.stretch_l2 < 1.2, "{s:?}");
         assert_no_uv_overlap(&atlas.mesh, 2048);
         assert_padding(&atlas.mesh, options.texture_size, options.padding);

@@ -2,7 +2,7 @@
 //!
 //! Each chart is first turned so that its minimum-area bounding rectangle is axis
 //! aligned (rotating calipers over its convex hull). Packing then works on a grid of
-//! cells (one texel up to 512² textures, coarser above): every chart is rasterised
+//! cells (one texel up to 512² textures, coarser above, halved for many small charts): every chart is rasterised
 //! conservatively into a cell mask, dilated by half the padding, and placed — largest
 //! first, trying four quarter turns — at the lowest position where its mask overlaps
 //! nothing, so small charts fill the holes that larger ones leave (the raster packing
@@ -12,6 +12,9 @@
 //! per block size, and only moving down as the atlas fills). The scale (texels per
 //! meter) is searched so that everything just fits: charts are packed into a strip twice
 //! the square's height, and the rows they use predict the next scale.
+
+/// Mean chart area, in cells, under which [`pack`] halves its cells.
+const SMALL_CHART_CELLS: f64 = 256.0;
 
 /// A chart ready for packing: its triangles' 2D corners, turned and moved so that the
 /// chart's bounding box is `[0, size[0]] x [0, size[1]]` (world units).
@@ -583,7 +586,13 @@ fn pack_at(
 pub(crate) fn pack(charts: &[PackChart], size: u32, padding: u32) -> Option<Packing> {
     let size_f = f64::from(size);
     // Cells of 1 texel up to 512 px textures, coarser above: packing cost stays bounded.
-    let cell = (size_f / 512.0).max(1.0);
+    let mut cell = (size_f / 512.0).max(1.0);
+    // Many small charts (a mean chart under `SMALL_CHART_CELLS` cells at three quarters
+    // fill): rounding each chart's mask out to whole cells costs them much of their
+    // area, so the cells halve (down to one texel); packing takes about four times longer.
+    if cell > 1.0 && 0.75 * (size_f / cell).powi(2) < SMALL_CHART_CELLS * charts.len() as f64 {
+        cell = (cell / 2.0).max(1.0);
+    }
     let n = (size_f / cell).floor() as usize;
     // Half the padding around every chart (so `padding` between two), and half a
     // padding from the texture border.
