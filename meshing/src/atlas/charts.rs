@@ -10,6 +10,8 @@
 //! a triangle at angle `α` from the mean is compressed by `cos α` in one direction only.
 //! Charts whose projection overlaps itself (a fold seen twice along the projection
 //! direction) are split again, adding triangles only where they overlap nothing.
+//! Few-triangle charts then merge into neighbours ([`merge_small_charts`]), and small
+//! closed components may instead be charted as two hemispheres ([`hemisphere_charts`]).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -19,6 +21,8 @@ use crate::mesh::{cross, dot, length, sub};
 
 /// Marks "no triangle" in adjacency and chart tables.
 pub(crate) const NONE: u32 = u32::MAX;
+/// Marks a triangle [`relax_charts`] must leave alone.
+const FIXED: u32 = u32::MAX - 1;
 
 /// Per-triangle data the segmentation needs.
 pub(crate) struct TriangleInfo {
@@ -111,6 +115,190 @@ pub(crate) fn components(info: &TriangleInfo) -> (Vec<u32>, Vec<f64>) {
     }
     (comp, areas)
 }
+
+/// Charts a closed, roughly star-shaped component as two halves: the plane through its
+/// centroid across its axis of least spread cuts it, and each half is mapped by the
+/// Lambert azimuthal equal-area projection of the directions from the centroid about
+/// its pole (a hemisphere of a sphere flattens with L2 stretch 1.03 and anisotropy at
+/// most 2 at the rim). Two charts per small component instead of five or more under a
+/// normal cone means far less padding. Returns `None` (chart it by normal cones) unless
+/// both halves flatten with every triangle counter-clockwise, no overlap, L2 stretch at
+/// most `max_stretch` and every triangle's anisotropy at most `max_anisotropy`. Corners are scaled so UV area equals surface area.
+pub(crate) fn hemisphere_charts(
+    mesh: &Mesh,
+    info: &TriangleInfo,
+    triangles: &[u32],
+    max_stretch: f64,
+    max_anisotropy: f64,
+) -> Option<Vec<FlatChart>> {
+    let pos = |i: u32| mesh.positions[i as usize].map(f64::from);
+    let centroid = |t: u32| {
+        let [a, b, c] = mesh.triangles[t as usize].map(pos);
+        [0, 1, 2].map(|k| (a[k] + b[k] + c[k]) / 3.0)
+    };
+    let mut area = 0.0;
+    let mut c = [0.0f64; 3];
+    for &t in triangles {
+        let (a, m) = (info.area[t as usize], centroid(t));
+        area += a;
+        for k in 0..3 {
+            c[k] += a * m[k];
+        }
+    }
+    if area.is_nan() || area <= 0.0 {
+        return None;
+    }
+    c = c.map(|x| x / area);
+    // Area-weighted covariance; the axis of least spread by power iteration on
+    // trace·I - C.
+    let mut cov = [[0.0f64; 3]; 3];
+    for &t in triangles {
+        let (a, m) = (info.area[t as usize], centroid(t));
+        let d = [m[0] - c[0], m[1] - c[1], m[2] - c[2]];
+        for i in 0..3 {
+            for j in 0..3 {
+                cov[i][j] += a * d[i] * d[j];
+            }
+        }
+    }
+    let trace = cov[0][0] + cov[1][1] + cov[2][2];
+    let mut axis = [0.577f64, 0.577, 0.577];
+    for _ in 0..64 {
+        let next: [f64; 3] = std::array::from_fn(|i| {
+            trace * axis[i] - (0..3).map(|j| cov[i][j] * axis[j]).sum::<f64>()
+        });
+        let l = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if l.is_nan() || l <= 0.0 {
+            return None;
+        }
+        axis = next.map(|x| x / l);
+    }
+    let mut halves: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    for &t in triangles {
+        let m = centroid(t);
+        let side = (0..3).map(|k| (m[k] - c[k]) * axis[k]).sum::<f64>() < 0.0;
+        halves[usize::from(side)].push(t);
+    }
+    let mut out = Vec::with_capacity(2);
+    for (h, tris) in halves.into_iter().enumerate() {
+        if tris.is_empty() {
+            continue;
+        }
+        let pole = if h == 0 { axis } else { axis.map(|x| -x) };
+        let pole32 = pole.map(|x| x as f32);
+        let (u, v) = plane_basis(pole32);
+        let (u, v) = (u.map(f64::from), v.map(f64::from));
+        let map = |i: u32| -> Option<[f64; 2]> {
+            let p = pos(i);
+            let d = [p[0] - c[0], p[1] - c[1], p[2] - c[2]];
+            let l = d.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if l.is_nan() || l <= 0.0 {
+                return None;
+            }
+            let w = d.map(|x| x / l);
+            let cz = (0..3).map(|k| w[k] * pole[k]).sum::<f64>();
+            let (x, y) = (
+                (0..3).map(|k| w[k] * u[k]).sum::<f64>(),
+                (0..3).map(|k| w[k] * v[k]).sum::<f64>(),
+            );
+            let rxy = (x * x + y * y).sqrt();
+            let r = (2.0 * (1.0 - cz)).max(0.0).sqrt();
+            Some(if rxy > 0.0 {
+                [x / rxy * r, y / rxy * r]
+            } else {
+                [0.0, 0.0]
+            })
+        };
+        let mut corners = Vec::with_capacity(tris.len());
+        for &t in &tris {
+            let tri = mesh.triangles[t as usize];
+            let p = [map(tri[0])?, map(tri[1])?, map(tri[2])?];
+            if area2(p) <= 0.0 {
+                return None;
+            }
+            corners.push(p);
+        }
+        // Scale to surface area, then measure stretch (as `stretch` does).
+        let a2: f64 = corners.iter().map(|p| 0.5 * area2(*p)).sum();
+        let a3: f64 = tris.iter().map(|&t| info.area[t as usize]).sum();
+        if a2.is_nan() || a3.is_nan() || a2 <= 0.0 || a3 <= 0.0 {
+            return None;
+        }
+        let k = (a3 / a2).sqrt();
+        for p in &mut corners {
+            *p = p.map(|q| q.map(|x| x * k));
+        }
+        let mut sum = 0.0;
+        for (&t, p) in tris.iter().zip(&corners) {
+            let q = mesh.triangles[t as usize].map(pos);
+            let d1 = [q[1][0] - q[0][0], q[1][1] - q[0][1], q[1][2] - q[0][2]];
+            let d2 = [q[2][0] - q[0][0], q[2][1] - q[0][1], q[2][2] - q[0][2]];
+            let e1 = [p[1][0] - p[0][0], p[1][1] - p[0][1]];
+            let e2 = [p[2][0] - p[0][0], p[2][1] - p[0][1]];
+            let det = e1[0] * e2[1] - e2[0] * e1[1];
+            let ss: [f64; 3] = std::array::from_fn(|k| (d1[k] * e2[1] - d2[k] * e1[1]) / det);
+            let st: [f64; 3] = std::array::from_fn(|k| (d2[k] * e1[0] - d1[k] * e2[0]) / det);
+            let a = ss.iter().map(|x| x * x).sum::<f64>();
+            let cc = st.iter().map(|x| x * x).sum::<f64>();
+            let b = ss.iter().zip(&st).map(|(x, y)| x * y).sum::<f64>();
+            let root = ((a - cc) * (a - cc) + 4.0 * b * b).sqrt();
+            // Anisotropy σ1/σ2 over the bound: squared, (a+c+root) > bound² (a+c-root).
+            if a + cc + root > max_anisotropy * max_anisotropy * (a + cc - root) {
+                return None;
+            }
+            sum += info.area[t as usize] * 0.5 * (a + cc);
+        }
+        let stretch = (sum / a3).sqrt();
+        if stretch.is_nan() || stretch > max_stretch {
+            return None;
+        }
+        let extent = corners
+            .iter()
+            .flatten()
+            .fold([f64::INFINITY, f64::NEG_INFINITY], |acc, p| {
+                [acc[0].min(p[0].min(p[1])), acc[1].max(p[0].max(p[1]))]
+            });
+        let eps = 1e-7 * (extent[1] - extent[0]).max(1e-12);
+        let grid = OverlapGrid::new(&corners, |_| true);
+        let tr = &mesh.triangles;
+        let shares_edge = |a: u32, b: u32| {
+            let (ta, tb) = (tr[a as usize], tr[b as usize]);
+            ta.iter().filter(|i| tb.contains(i)).count() >= 2
+        };
+        let overlapping = (0..corners.len()).any(|i| {
+            grid.any_near(&corners[i], |j| {
+                let j = j as usize;
+                j > i
+                    && !shares_edge(tris[i], tris[j])
+                    && triangles_overlap(&corners[i], &corners[j], eps)
+            })
+        });
+        if overlapping {
+            return None;
+        }
+        out.push((
+            Chart {
+                triangles: tris,
+                normal: pole32,
+            },
+            corners,
+        ));
+    }
+    Some(out)
+}
+
+/// Per-triangle chart cones (a component's triangles share theirs).
+pub(crate) struct Cones {
+    /// Cosine of the cone charts grow in.
+    pub cos_max: Vec<f32>,
+    /// Cosine of the cone beyond which a chart's triangle is re-charted.
+    pub cos_limit: Vec<f32>,
+    /// Triangles already charted (as hemispheres), which growth and relaxation skip.
+    pub fixed: Vec<bool>,
+}
+
+/// A chart with its triangles' 2D corners, in the same order.
+pub(crate) type FlatChart = (Chart, Vec<[[f64; 2]; 3]>);
 
 /// A chart: its triangles and the direction it is projected along.
 #[derive(Debug, Clone)]
@@ -217,18 +405,18 @@ pub(crate) fn grow_charts(
 /// cost = (1 - n·N_chart) / (1 - cos_max) + |centroid - seed|² / (area_chart / π)
 /// ```
 ///
-/// within the normal cone (`cos_max`, or `cos_last` in the last pass). Simultaneous growth gives compact, rounder charts than
+/// within the normal cone (`cones.cos_max`, or `cones.cos_limit` in the last pass). Simultaneous growth gives compact, rounder charts than
 /// growing one chart to exhaustion, which packs far better. Triangles no chart may take
-/// seed new charts.
+/// seed new charts. Triangles marked `cones.fixed` (charted otherwise) are left alone.
 pub(crate) fn relax_charts(
     mesh: &Mesh,
     info: &TriangleInfo,
     mut charts: Vec<Chart>,
-    cos_max: &[f32],
-    cos_last: &[f32],
+    cones: &Cones,
     min_charts: usize,
     iterations: usize,
 ) -> Vec<Chart> {
+    let (cos_max, cos_last, fixed) = (&cones.cos_max[..], &cones.cos_limit[..], &cones.fixed[..]);
     let n = info.normal.len();
     let centroid: Vec<[f32; 3]> = mesh
         .triangles
@@ -312,7 +500,9 @@ pub(crate) fn relax_charts(
                 seeds.push((far, normal, radius2 * 0.5));
             }
         }
-        chart_of.fill(NONE);
+        for (c, &f) in chart_of.iter_mut().zip(fixed) {
+            *c = if f { FIXED } else { NONE };
+        }
         heap.clear();
         for (ci, &(seed, _, _)) in seeds.iter().enumerate() {
             heap.push((
@@ -360,7 +550,7 @@ pub(crate) fn relax_charts(
             })
             .collect();
         for (t, &c) in chart_of.iter().enumerate() {
-            if c != NONE {
+            if c != NONE && c != FIXED {
                 next[c as usize].triangles.push(t as u32);
             }
         }
@@ -391,7 +581,11 @@ pub(crate) fn relax_charts(
                     let nt = info.normal[t];
                     let best = info.neighbours[t]
                         .iter()
-                        .filter(|&&nb| nb != NONE && chart_of[nb as usize] != NONE)
+                        .filter(|&&nb| {
+                            nb != NONE
+                                && chart_of[nb as usize] != NONE
+                                && chart_of[nb as usize] != FIXED
+                        })
                         .map(|&nb| chart_of[nb as usize])
                         .map(|c| {
                             (
@@ -889,6 +1083,64 @@ mod tests {
         // Contained.
         let e = [[0.1, 0.1], [0.3, 0.1], [0.1, 0.3]];
         assert!(triangles_overlap(&a, &e, 1e-9));
+    }
+
+    #[test]
+    fn a_sphere_flattens_as_two_hemispheres_and_a_long_one_does_not() {
+        let mut mesh = crate::atlas::tests::icosphere(3, 0.0);
+        let info = TriangleInfo::new(&mesh);
+        let all: Vec<u32> = (0..mesh.triangles.len() as u32).collect();
+        let halves = hemisphere_charts(&mesh, &info, &all, 1.08, 3.0).unwrap();
+        assert_eq!(halves.len(), 2);
+        let mut seen: Vec<u32> = halves.iter().flat_map(|h| h.0.triangles.clone()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, all);
+        for (chart, corners) in &halves {
+            // Equal-area: UV area matches surface area; every triangle counter-clockwise.
+            let a2: f64 = corners.iter().map(|c| 0.5 * area2(*c)).sum();
+            let a3: f64 = chart.triangles.iter().map(|&t| info.area[t as usize]).sum();
+            assert!((a2 / a3 - 1.0).abs() < 1e-9, "{a2} {a3}");
+            assert!(corners.iter().all(|c| area2(*c) > 0.0));
+        }
+        // Stretched 4:1, the equal-area map of directions distorts too much.
+        for p in &mut mesh.positions {
+            p[0] *= 4.0;
+        }
+        let info = TriangleInfo::new(&mesh);
+        assert!(hemisphere_charts(&mesh, &info, &all, 1.08, 3.0).is_none());
+    }
+
+    #[test]
+    fn a_one_triangle_chart_merges_into_its_neighbour() {
+        // A 3x3-vertex flat grid of 8 triangles facing +z; the last one charted alone.
+        let positions: Vec<[f32; 3]> = (0..9)
+            .map(|i| [(i % 3) as f32, (i / 3) as f32, 0.0])
+            .collect();
+        let mut triangles = Vec::new();
+        for y in 0..2u32 {
+            for x in 0..2u32 {
+                let v = y * 3 + x;
+                triangles.push([v, v + 1, v + 4]);
+                triangles.push([v, v + 4, v + 3]);
+            }
+        }
+        let mesh = Mesh::from_triangles(positions, triangles);
+        let info = TriangleInfo::new(&mesh);
+        let chart = |triangles: Vec<u32>| Chart {
+            triangles,
+            normal: [0.0, 0.0, 1.0],
+        };
+        let cos = 0.5f32;
+        let mut flat = flatten_chart(&mesh, &info, chart((0..7).collect()), cos);
+        flat.extend(flatten_chart(&mesh, &info, chart(vec![7]), cos));
+        assert_eq!(flat.len(), 2);
+        let merged = merge_small_charts(&mesh, &info, flat.clone(), &[cos; 8], 4);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].0.triangles.len(), 8);
+        assert_eq!(merged[0].1.len(), 8);
+        // A chart that may not merge (cone impossible to meet) stays.
+        let kept = merge_small_charts(&mesh, &info, flat, &[2.0; 8], 4);
+        assert_eq!(kept.len(), 2);
     }
 
     #[test]
