@@ -252,24 +252,13 @@ pub(crate) fn hemisphere_charts(
         if stretch.is_nan() || stretch > max_stretch {
             return None;
         }
-        let extent = corners
-            .iter()
-            .flatten()
-            .fold([f64::INFINITY, f64::NEG_INFINITY], |acc, p| {
-                [acc[0].min(p[0].min(p[1])), acc[1].max(p[0].max(p[1]))]
-            });
-        let eps = 1e-7 * (extent[1] - extent[0]).max(1e-12);
+        let eps = overlap_eps(&corners);
         let grid = OverlapGrid::new(&corners, |_| true);
-        let tr = &mesh.triangles;
-        let shares_edge = |a: u32, b: u32| {
-            let (ta, tb) = (tr[a as usize], tr[b as usize]);
-            ta.iter().filter(|i| tb.contains(i)).count() >= 2
-        };
         let overlapping = (0..corners.len()).any(|i| {
             grid.any_near(&corners[i], |j| {
                 let j = j as usize;
                 j > i
-                    && !shares_edge(tris[i], tris[j])
+                    && !shares_edge(mesh, tris[i], tris[j])
                     && triangles_overlap(&corners[i], &corners[j], eps)
             })
         });
@@ -770,6 +759,34 @@ impl OverlapGrid {
     }
 }
 
+/// `triangles` of `mesh` projected orthogonally onto the plane across `normal` (2D
+/// corners in the plane's basis, counter-clockwise for triangles facing `normal`).
+fn project_triangles(mesh: &Mesh, normal: [f32; 3], triangles: &[u32]) -> Vec<[[f64; 2]; 3]> {
+    let (u, v) = plane_basis(normal);
+    let project = |p: [f32; 3]| [f64::from(dot(p, u)), f64::from(dot(p, v))];
+    triangles
+        .iter()
+        .map(|&t| mesh.triangles[t as usize].map(|i| project(mesh.positions[i as usize])))
+        .collect()
+}
+
+/// Tolerance of the 2D overlap tests among `corners`: 1e-7 of their extent.
+fn overlap_eps<'a>(corners: impl IntoIterator<Item = &'a [[f64; 2]; 3]>) -> f64 {
+    let extent = corners
+        .into_iter()
+        .flatten()
+        .fold([f64::INFINITY, f64::NEG_INFINITY], |acc, p| {
+            [acc[0].min(p[0].min(p[1])), acc[1].max(p[0].max(p[1]))]
+        });
+    1e-7 * (extent[1] - extent[0]).max(1e-12)
+}
+
+/// Whether triangles `a` and `b` of `mesh` share an edge (two vertices).
+fn shares_edge(mesh: &Mesh, a: u32, b: u32) -> bool {
+    let (ta, tb) = (mesh.triangles[a as usize], mesh.triangles[b as usize]);
+    ta.iter().filter(|i| tb.contains(i)).count() >= 2
+}
+
 /// Projects `chart` and splits it into pieces whose projections do not overlap (and
 /// whose triangles all face the projection direction). Returns the pieces with their
 /// triangles' 2D corners (counter-clockwise), in the same order as each piece's list.
@@ -779,20 +796,8 @@ pub(crate) fn flatten_chart(
     chart: Chart,
     cos_limit: f32,
 ) -> Vec<(Chart, Vec<[[f64; 2]; 3]>)> {
-    let (u, v) = plane_basis(chart.normal);
-    let project = |p: [f32; 3]| [f64::from(dot(p, u)), f64::from(dot(p, v))];
-    let corners: Vec<[[f64; 2]; 3]> = chart
-        .triangles
-        .iter()
-        .map(|&t| mesh.triangles[t as usize].map(|i| project(mesh.positions[i as usize])))
-        .collect();
-    let extent = corners
-        .iter()
-        .flatten()
-        .fold([f64::INFINITY, f64::NEG_INFINITY], |acc, p| {
-            [acc[0].min(p[0].min(p[1])), acc[1].max(p[0].max(p[1]))]
-        });
-    let eps = 1e-7 * (extent[1] - extent[0]).max(1e-12);
+    let corners = project_triangles(mesh, chart.normal, &chart.triangles);
+    let eps = overlap_eps(&corners);
     // Triangles of (numerically) zero projected area cover nothing: never in conflict.
     let flat: Vec<bool> = corners
         .iter()
@@ -811,18 +816,13 @@ pub(crate) fn flatten_chart(
         .collect();
     let ok: Vec<bool> = ok.iter().zip(&flat).map(|(&o, &f)| o || f).collect();
     let grid = OverlapGrid::new(&corners, |i| ok[i] && !flat[i]);
-    let tris = &mesh.triangles;
-    let shares_edge = |a: u32, b: u32| {
-        let (ta, tb) = (tris[a as usize], tris[b as usize]);
-        ta.iter().filter(|i| tb.contains(i)).count() >= 2
-    };
     let overlapping = (0..corners.len()).any(|i| {
         ok[i]
             && !flat[i]
             && grid.any_near(&corners[i], |j| {
                 let j = j as usize;
                 j > i
-                    && !shares_edge(chart.triangles[i], chart.triangles[j])
+                    && !shares_edge(mesh, chart.triangles[i], chart.triangles[j])
                     && triangles_overlap(&corners[i], &corners[j], eps)
             })
     });
@@ -858,7 +858,7 @@ pub(crate) fn flatten_chart(
                 && grid.any_near(&corners[i], |j| {
                     let j = j as usize;
                     piece_of[j] == id
-                        && !shares_edge(chart.triangles[i], chart.triangles[j])
+                        && !shares_edge(mesh, chart.triangles[i], chart.triangles[j])
                         && triangles_overlap(&corners[i], &corners[j], eps)
                 });
             if clash {
@@ -1003,21 +1003,8 @@ fn try_join(
     cos_limit: f32,
 ) -> Option<Vec<[[f64; 2]; 3]>> {
     let (chart, old) = target;
-    let (u, v) = plane_basis(chart.normal);
-    let project = |p: [f32; 3]| [f64::from(dot(p, u)), f64::from(dot(p, v))];
-    let new: Vec<[[f64; 2]; 3]> = small
-        .triangles
-        .iter()
-        .map(|&t| mesh.triangles[t as usize].map(|i| project(mesh.positions[i as usize])))
-        .collect();
-    let extent = old
-        .iter()
-        .chain(&new)
-        .flatten()
-        .fold([f64::INFINITY, f64::NEG_INFINITY], |acc, p| {
-            [acc[0].min(p[0].min(p[1])), acc[1].max(p[0].max(p[1]))]
-        });
-    let eps = 1e-7 * (extent[1] - extent[0]).max(1e-12);
+    let new = project_triangles(mesh, chart.normal, &small.triangles);
+    let eps = overlap_eps(old.iter().chain(&new));
     let is_flat = |c: &[[f64; 2]; 3]| area2(*c).abs() <= eps * eps;
     for (&t, c) in small.triangles.iter().zip(&new) {
         let n = info.normal[t as usize];
@@ -1026,11 +1013,6 @@ fn try_join(
             return None;
         }
     }
-    let tris = &mesh.triangles;
-    let shares_edge = |a: u32, b: u32| {
-        let (ta, tb) = (tris[a as usize], tris[b as usize]);
-        ta.iter().filter(|i| tb.contains(i)).count() >= 2
-    };
     // Bounding box of the new triangles: only old triangles meeting it can overlap.
     let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
     for p in new.iter().flatten() {
@@ -1042,7 +1024,7 @@ fn try_join(
             continue;
         }
         for (&tj, b) in small.triangles.iter().zip(&new).skip(i + 1) {
-            if !is_flat(b) && !shares_edge(ti, tj) && triangles_overlap(a, b, eps) {
+            if !is_flat(b) && !shares_edge(mesh, ti, tj) && triangles_overlap(a, b, eps) {
                 return None;
             }
         }
@@ -1055,7 +1037,7 @@ fn try_join(
             continue;
         }
         for (&ti, a) in small.triangles.iter().zip(&new) {
-            if !is_flat(a) && !shares_edge(ti, tj) && triangles_overlap(a, b, eps) {
+            if !is_flat(a) && !shares_edge(mesh, ti, tj) && triangles_overlap(a, b, eps) {
                 return None;
             }
         }
