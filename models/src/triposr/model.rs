@@ -302,8 +302,9 @@ pub struct Decoder {
     note: String,
 }
 
-/// Deterministic pseudo-random numbers in `[-1, 1)` for self-checks.
-fn noise(n: usize, seed: u64) -> Vec<f32> {
+/// Deterministic pseudo-random numbers in `[-1, 1)` for self-checks and the synthetic
+/// decoder's weights.
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
     (0..n)
         .map(|_| {

@@ -19,6 +19,7 @@
 //! conversions end to end.
 
 use super::mlp::{Linear, Mlp};
+use super::model::noise;
 use super::triplane::Triplane;
 
 /// Bias of the pass-through neuron: keeps it in SiLU's near-linear range inside.
@@ -27,18 +28,6 @@ pub const OFFSET: f32 = 10.0;
 pub const K: f32 = 5.0;
 /// Object radius in normalised plane coordinates (× 0.87 in the scene).
 pub const RADIUS_UNIT: f32 = 0.6;
-
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
 
 /// The triplane: channel 0 shapes the object, the other 39 channels are smooth patterns.
 pub fn triplane() -> Triplane {
