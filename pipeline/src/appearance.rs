@@ -23,8 +23,8 @@ use img23d_meshing::export::encode_png;
 use img23d_meshing::render::{Camera, Fidelity, PreviewOptions, Projection, fidelity};
 use img23d_meshing::{Asset, Field, Limits, Material, Mesh};
 
-use crate::foreground::Foreground;
-use crate::raster::{Outside, Window, resample};
+use crate::foreground::{Foreground, resample_straight};
+use crate::raster::Window;
 
 /// Side of the square the fidelity check renders and compares, in pixels.
 pub const FIDELITY_SIZE: u32 = 512;
@@ -159,20 +159,18 @@ pub fn input_view(
         width: window_source.width / s,
         height: window_source.height / s,
     };
-    let n = size as usize;
-    let square = resample(&fg.premultiplied, window, n, n, Outside::Zero);
+    let (coverage, color) = resample_straight(fg, window, size as usize);
     let mut picture = RgbaImage::new(size, size);
     let mut mask = GrayImage::new(size, size);
-    for ((p, out), m) in square
+    for (((&a, c), out), m) in coverage
         .data
         .iter()
+        .zip(&color.data)
         .zip(picture.pixels_mut())
         .zip(mask.pixels_mut())
     {
-        let a = p[3].clamp(0.0, 1.0);
         if a > 1e-4 {
-            let c = [0, 1, 2].map(|k| to_u8(p[k] / a));
-            out.0 = [c[0], c[1], c[2], to_u8(a)];
+            out.0 = [to_u8(c[0]), to_u8(c[1]), to_u8(c[2]), to_u8(a)];
         }
         m.0[0] = if a >= 0.5 { 255 } else { 0 };
     }

@@ -533,6 +533,27 @@ fn edge_band_analysis(method: ForegroundMethod) -> f32 {
     }
 }
 
+/// `window` (analysis pixels) of `fg` resampled to `size × size`: the coverage, and the
+/// straight (not premultiplied) sRGB color, meaningful where the coverage is above 0.
+/// Outside the picture, coverage is 0.
+pub fn resample_straight(
+    fg: &Foreground,
+    window: Window,
+    size: usize,
+) -> (Raster<f32>, Raster<[f32; 3]>) {
+    let square = raster::resample(&fg.premultiplied, window, size, size, raster::Outside::Zero);
+    let mut mask = Raster::filled(size, size, 0.0f32);
+    let mut color = Raster::filled(size, size, [0.0f32; 3]);
+    for ((p, m), c) in square.data.iter().zip(&mut mask.data).zip(&mut color.data) {
+        let a = p[3].clamp(0.0, 1.0);
+        *m = a;
+        if a > 1e-4 {
+            *c = [0, 1, 2].map(|k| (p[k] / p[3]).clamp(0.0, 1.0));
+        }
+    }
+    (mask, color)
+}
+
 /// Crops `fg` to its object and pads to a centred square where the object spans `ratio`
 /// of the side, resampled to `size × size` (TripoSR's `resize_foreground`).
 pub fn cut_out(fg: &Foreground, ratio: f32, size: usize) -> Cutout {
@@ -545,16 +566,7 @@ pub fn cut_out(fg: &Foreground, ratio: f32, size: usize) -> Cutout {
         width: side,
         height: side,
     };
-    let square = raster::resample(&fg.premultiplied, window, size, size, raster::Outside::Zero);
-    let mut mask = Raster::filled(size, size, 0.0f32);
-    let mut color = Raster::filled(size, size, [0.0f32; 3]);
-    for ((p, m), c) in square.data.iter().zip(&mut mask.data).zip(&mut color.data) {
-        let a = p[3].clamp(0.0, 1.0);
-        *m = a;
-        if a > 1e-4 {
-            *c = [0, 1, 2].map(|k| (p[k] / p[3]).clamp(0.0, 1.0));
-        }
-    }
+    let (mask, color) = resample_straight(fg, window, size);
     let s = fg.scale;
     Cutout {
         size,

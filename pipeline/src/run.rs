@@ -540,6 +540,11 @@ fn run_image_inner(
         },
     )?;
 
+    let appearance_kind = if texture_stats.is_some() {
+        "texture"
+    } else {
+        "vertex"
+    };
     let report = Report {
         report_version: crate::report::REPORT_VERSION,
         versions: Versions::default(),
@@ -607,19 +612,11 @@ fn run_image_inner(
             closed_manifold: topology.is_closed_manifold(),
             euler_characteristic: topology.euler_characteristic(),
             topology,
-            appearance: if texture_stats.is_some() {
-                "texture"
-            } else {
-                "vertex"
-            },
+            appearance: appearance_kind,
             floater_triangles_removed: removed,
         },
         appearance: AppearanceReport {
-            kind: if texture_stats.is_some() {
-                "texture"
-            } else {
-                "vertex"
-            },
+            kind: appearance_kind,
             texture_size: size,
             atlas: texture_stats.map(|t| t.0),
             bake: texture_stats.map(|t| t.1),
