@@ -7,13 +7,16 @@
 # or builds it with cargo if cargo is installed), (3) runs the tiny models of
 # models/tests/data on CPU and CUDA: outputs compared, the execution provider of every node
 # printed, load and run times, (4) times a Depth Pro-sized network on CUDA (generated here
-# with random weights; .ort-gpu/bin/depth_pro_timing), and a PASS/FAIL summary. Exit
-# status 0 when all passed.
+# with random weights; .ort-gpu/bin/depth_pro_timing), (5) TripoSR's field on CUDA, (6) the
+# main job on --device auto with the tiny models, and a PASS/FAIL summary. `img23d doctor`
+# runs first (.ort-gpu/bin/img23d). Exit status 0 when all passed.
 #
 # Expected layout (all git-ignored):
 #   .ort-gpu/onnxruntime-gpu-1.31.1.tar.xz.part-aa, -ab, ...   pieces of one tar.xz
 #   .ort-gpu/SHA256SUMS                                       (optional) checks the pieces
 #   .ort-gpu/bin/gpu_check                                    (optional) prebuilt program
+#   .ort-gpu/bin/img23d                                       (optional) the command (doctor,
+#                                                              main job on the GPU)
 #   .ort-gpu/lib/                                             where the libraries land:
 #        libonnxruntime.so.1.31.1, libonnxruntime_providers_shared.so,
 #        libonnxruntime_providers_cuda.so, libonnxruntime_providers_tensorrt.so
@@ -83,6 +86,23 @@ echo "  LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 if command -v ldd >/dev/null; then
     missing=$(ldd "$(dirname "$ORTLIB")/libonnxruntime_providers_cuda.so" 2>/dev/null | grep 'not found' || true)
     if [[ -n "$missing" ]]; then echo "  the CUDA provider misses:"; echo "$missing"; else echo "  libonnxruntime_providers_cuda.so: all dependencies resolve"; fi
+fi
+
+# img23d doctor first: what the command itself sees on this machine (library, providers
+# that start, GPUs, the CUDA libraries as the loader resolves them, --device auto's pick).
+IMG=""
+for b in "$GPU/bin/img23d" "$ROOT/target/release/img23d"; do
+    if [[ -x "$b" ]]; then IMG="$b"; break; fi
+done
+if [[ -n "$IMG" ]]; then
+    step "img23d doctor"
+    "$IMG" doctor --ort-lib "$ORTLIB"
+    echo "  (doctor exit status $?)"
+    if [[ -n "${OUT:-}" && -d "${OUT:-}" ]]; then
+        "$IMG" doctor --ort-lib "$ORTLIB" --json > "$OUT/doctor.json" 2>/dev/null || true
+    fi
+else
+    echo "  no img23d binary (.ort-gpu/bin/img23d or target/release/img23d): doctor skipped"
 fi
 
 step "check program"
@@ -156,6 +176,37 @@ if [[ "${TRIPOSR_BENCH:-1}" != 0 ]]; then
     trc=$?
     [[ $trc -ne 0 ]] && echo "  TripoSR bench: FAIL (exit $trc)"
     [[ $rc -eq 0 && $trc -ne 0 ]] && rc=$trc
+fi
+
+# The main job end to end with the tiny TripoSR and segmentation models of
+# models/tests/data (contract-identical, not real weights): --device auto must put every
+# session on CUDA and the report must say so. MAIN_JOB=0 skips it.
+if [[ "${MAIN_JOB:-1}" != 0 && -n "$IMG" ]]; then
+    step "img23d IMAGE on --device auto (tiny TripoSR + segmentation models)"
+    M=$(mktemp -d)
+    mkdir -p "$M/triposr-encoder" "$M/triposr-decoder" "$M/birefnet-lite"
+    cp "$ROOT/models/tests/data/triposr_object_encoder.onnx" "$M/triposr-encoder/triposr_encoder.onnx"
+    cp "$ROOT/models/tests/data/triposr_object_decoder.onnx" "$M/triposr-decoder/triposr_decoder.onnx"
+    cp "$ROOT/models/tests/data/segmentation.onnx" "$M/birefnet-lite/model.onnx"
+    mjrc=0
+    for dev in auto cpu; do
+        timeout 180 "$IMG" "$ROOT/examples/chair.png" -o "$M/out-$dev" --models-dir "$M" \
+            --ort-lib "$ORTLIB" --device "$dev" --model triposr --resolution 192 || mjrc=$?
+        rep="$M/out-$dev/chair.report.json"
+        if [[ -f "$rep" ]]; then
+            echo "  --device $dev: execution providers in the report:"
+            grep -o '"execution_provider": *"[^"]*"' "$rep" | sort | uniq -c | sed 's/^/    /'
+            [[ -n "${OUT:-}" && -d "${OUT:-}" ]] && cp "$rep" "$OUT/main-job-$dev.report.json"
+        else
+            echo "  --device $dev: no report"; mjrc=1
+        fi
+    done
+    if [[ -f "$M/out-auto/chair.report.json" ]] && ! grep -q '"execution_provider": *"CUDA' "$M/out-auto/chair.report.json"; then
+        echo "  --device auto did not run on CUDA"; mjrc=1
+    fi
+    [[ $mjrc -ne 0 ]] && echo "  main job: FAIL (exit $mjrc)"
+    [[ $rc -eq 0 && $mjrc -ne 0 ]] && rc=$mjrc
+    rm -rf "$M"
 fi
 
 echo

@@ -75,9 +75,17 @@ if [[ $BUILD == 1 ]]; then
     cp "$ROOT/target/release/examples/depth_pro_timing" "$OUT/bin/depth_pro_timing"
     command -v strip >/dev/null && strip "$OUT/bin/depth_pro_timing"
     ls -l "$OUT/bin/depth_pro_timing"
+    # TripoSR's field bench (scripts/gpu-check-triposr.sh) and the command itself (doctor,
+    # the main job on --device auto; the default build has the cuda feature).
+    (cd "$ROOT" && cargo build --release -p img23d-models --features cuda --example triposr_decoder_bench)
+    cp "$ROOT/target/release/examples/triposr_decoder_bench" "$OUT/bin/triposr_decoder_bench"
+    (cd "$ROOT" && cargo build --release --bin img23d)
+    cp "$ROOT/target/release/img23d" "$OUT/bin/img23d"
+    command -v strip >/dev/null && strip "$OUT/bin/triposr_decoder_bench" "$OUT/bin/img23d"
+    ls -l "$OUT/bin/triposr_decoder_bench" "$OUT/bin/img23d"
 fi
 echo "== done. Carry to the GPU machine, one call per piece:"
-for f in "$OUT"/onnxruntime-gpu-*.part-* "$OUT/SHA256SUMS" "$OUT/bin/gpu_check" "$OUT/bin/depth_pro_timing"; do
+for f in "$OUT"/onnxruntime-gpu-*.part-* "$OUT/SHA256SUMS" "$OUT/bin"; do
     [[ -e "$f" ]] && echo "   ${f#"$ROOT"/}"
 done
 echo "then run: bash scripts/gpu-check.sh"

@@ -30,6 +30,9 @@ mod cli;
 // Real viewers: three.js GLTFLoader in headless Chromium, Blender's glTF importer.
 mod real_viewers;
 
+/// `img23d doctor` and `--device auto`'s CPU line (issue 17).
+mod doctor;
+
 /// The main job through TripoSR and the segmentation model (tiny models with the real
 /// contracts): valid GLB, the input view facing +Z, forced models that are missing.
 mod triposr_cmd;

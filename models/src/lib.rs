@@ -9,6 +9,7 @@
 //! | [`runtime`] | finds and loads the ONNX Runtime library once per process; [`Device`], [`RuntimeOptions`] |
 //! | [`session`] | [`Contract`]s and contract-checked sessions ([`load_session`]) that know their execution provider |
 //! | [`contracts`] | the contracts of the known models (TripoSR, Depth Pro, segmentation) |
+//! | [`doctor`] | what this machine can run: the library, providers that start, GPUs, CUDA libraries, `--device auto`'s pick |
 //! | [`registry`] | the known models: files, checksums, licences, export recipes |
 //! | [`store`] | the models folder, its lock file, fetch / verify / locate |
 //! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
@@ -39,6 +40,7 @@
 
 pub mod contracts;
 pub mod depth_pro;
+pub mod doctor;
 pub mod download;
 pub mod error;
 pub mod registry;

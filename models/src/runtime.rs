@@ -354,6 +354,19 @@ impl Runtime {
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static AUTO_FALLBACK: OnceLock<String> = OnceLock::new();
+
+/// Records why `--device auto` put a session on the CPU (the first reason of the process).
+pub(crate) fn note_auto_fallback(reason: &str) {
+    let _ = AUTO_FALLBACK.set(reason.to_string());
+}
+
+/// Why `--device auto` put a session on the CPU instead of CUDA, the first time it did in
+/// this process; `None` when every `auto` session so far ran on CUDA (or none was made).
+/// Commands print it once, as one line, so a CPU run on a GPU machine is never silent.
+pub fn auto_fallback() -> Option<&'static str> {
+    AUTO_FALLBACK.get().map(String::as_str)
+}
 static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 /// The runtime, if [`init`] has already succeeded in this process.

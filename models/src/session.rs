@@ -855,6 +855,7 @@ fn create(rt: &runtime::Runtime, path: &Path, opts: &RuntimeOptions) -> Result<C
                 Err(r) => r,
             };
             tracing::debug!("CUDA not used: {reason}");
+            runtime::note_auto_fallback(&reason);
             let (b, log) = builder(rt, opts).map_err(session_err)?;
             Ok(Created {
                 session: commit(b, path)?,
@@ -863,6 +864,15 @@ fn create(rt: &runtime::Runtime, path: &Path, opts: &RuntimeOptions) -> Result<C
                 log,
             })
         }
+    }
+}
+
+/// The GPU execution provider an explicit `device` asks for (`None` for the CPU and auto).
+pub(crate) fn gpu_provider_of(device: Device) -> Option<ExecutionProvider> {
+    match device {
+        Device::Cuda(n) => Some(ExecutionProvider::Cuda { device: n }),
+        Device::TensorRt(n) => Some(ExecutionProvider::TensorRt { device: n }),
+        Device::Cpu | Device::Auto => None,
     }
 }
 
@@ -876,7 +886,7 @@ fn create(rt: &runtime::Runtime, path: &Path, opts: &RuntimeOptions) -> Result<C
         reason = "GPU providers are compiled out"
     )
 )]
-fn register_gpu(
+pub(crate) fn register_gpu(
     rt: &runtime::Runtime,
     mut b: SessionBuilder,
     ep: ExecutionProvider,

@@ -41,6 +41,9 @@ pub enum Command {
     Models(crate::models_cmd::ModelsArgs),
     /// Metric depth, point clouds and relief meshes from photos (Depth Pro).
     Depth(crate::depth_cmd::DepthArgs),
+    /// What this machine can run: ONNX Runtime, GPUs, CUDA libraries, models; why a run is
+    /// on the CPU. Exit status 1 with the first problem and its fix.
+    Doctor(crate::doctor_cmd::DoctorArgs),
 }
 
 /// Arguments of the main job, `img23d IMAGE... -o DIR`, as typed. Converted into a

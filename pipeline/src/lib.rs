@@ -23,6 +23,7 @@ pub mod appearance;
 pub mod cli;
 pub mod config;
 pub mod depth_cmd;
+pub mod doctor_cmd;
 pub mod error;
 pub mod foreground;
 pub mod image;

@@ -37,6 +37,13 @@ fn main() -> ExitCode {
         Some(Command::Models(args)) => exit_code(img23d::models_cmd::run(args)),
         Some(Command::Mesh(args)) => exit_code(img23d::mesh_cmd::run(args)),
         Some(Command::Depth(args)) => exit_code(img23d::depth_cmd::run(args)),
+        Some(Command::Doctor(args)) => match img23d::doctor_cmd::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        },
         None => match RunConfig::from_args(&cli.run) {
             Ok(config) => run_main_job(&config),
             Err(e) => {
@@ -45,7 +52,16 @@ fn main() -> ExitCode {
             }
         },
     };
+    device_note();
     ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// One line when `--device auto` ran a model on the CPU, saying why (never a silent CPU
+/// run on a GPU machine). Nothing when no model ran or every one ran on CUDA.
+fn device_note() {
+    if let Some(reason) = img23d_models::runtime::auto_fallback() {
+        eprintln!("note: --device auto: models ran on the CPU: {reason}");
+    }
 }
 
 /// Prints a subcommand's error (messages carry their causes and paths) and maps it to the

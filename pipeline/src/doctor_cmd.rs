@@ -1,0 +1,257 @@
+//! `img23d doctor`: one screen a user pastes into a bug report, saying what this machine
+//! can run and why a run is on the CPU. The runtime side (library, providers, GPUs, CUDA
+//! libraries, `--device auto`'s pick) comes from [`img23d_models::doctor`]; this module adds
+//! the build, the models folder with each model's state, and prints it for people or as
+//! JSON (`--json`).
+//!
+//! Exit status: 0 when everything the user has installed can run, 1 with the first
+//! problem and its fix otherwise.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use img23d_models::doctor::{self, Diagnosis, Problem};
+use img23d_models::runtime::Precision;
+use img23d_models::store::{ModelState, ModelStore};
+use serde::Serialize;
+
+use crate::models_cmd::{ModelDirArgs, RuntimeArgs};
+use crate::{Error, Result};
+
+/// Version of the `--json` document; bumped when a field changes meaning or goes away.
+pub const DOCTOR_SCHEMA_VERSION: u32 = 1;
+
+/// Arguments of `img23d doctor`.
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// The models folder.
+    #[command(flatten)]
+    pub dir: ModelDirArgs,
+
+    /// ONNX Runtime settings (the library to look at: --ort-lib).
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+
+    /// Print the findings as one JSON document (for scripts) instead of the screen.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Everything `img23d doctor` reports (the `--json` document).
+#[derive(Debug, Serialize)]
+pub struct DoctorReport {
+    /// [`DOCTOR_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// This img23d's version.
+    pub img23d_version: &'static str,
+    /// The runtime side: library, providers, GPUs, CUDA libraries, auto's pick, problems.
+    #[serde(flatten)]
+    pub runtime: Diagnosis,
+    /// The models folder and each known model's state.
+    pub models: ModelsReport,
+}
+
+/// The models folder.
+#[derive(Debug, Serialize)]
+pub struct ModelsReport {
+    /// Where it is.
+    pub folder: PathBuf,
+    /// Each known model and precision.
+    pub entries: Vec<ModelRow>,
+}
+
+/// One model (and precision) of the registry.
+#[derive(Debug, Serialize)]
+pub struct ModelRow {
+    /// Registry name.
+    pub name: String,
+    /// `fp32`/`fp16`, when the model has variants.
+    pub precision: Option<String>,
+    /// `installed`, `partial`, `not installed`, `present (unrecorded)`, `export only`.
+    pub state: String,
+}
+
+/// Runs `img23d doctor`; returns the exit status (0 or 1).
+pub fn run(args: &DoctorArgs) -> Result<i32> {
+    let opts = args.runtime.to_options()?;
+    let store = args.dir.store()?;
+    let mut runtime = doctor::diagnose(&opts);
+    let models = models_report(&store, &mut runtime.problems)?;
+    let report = DoctorReport {
+        schema_version: DOCTOR_SCHEMA_VERSION,
+        img23d_version: env!("CARGO_PKG_VERSION"),
+        runtime,
+        models,
+    };
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)
+            .map_err(|e| Error::io(std::io::Error::other(e), "<stdout>"))?
+            + "\n"
+    } else {
+        render(&report)
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io(e, "<stdout>"))?;
+    Ok(if report.runtime.problems.is_empty() {
+        0
+    } else {
+        1
+    })
+}
+
+fn models_report(store: &ModelStore, problems: &mut Vec<Problem>) -> Result<ModelsReport> {
+    let mut entries = Vec::new();
+    for e in store.registry().entries() {
+        let precisions: Vec<Option<Precision>> = if e.variants.is_empty() {
+            vec![None]
+        } else {
+            e.variants.iter().map(|v| Some(v.precision)).collect()
+        };
+        for p in precisions {
+            let state = store.state(e.name(), p.unwrap_or_default())?;
+            if state == ModelState::Partial {
+                problems.push(Problem {
+                    problem: format!(
+                        "{}{} is partly installed (files missing or of the wrong size)",
+                        e.name(),
+                        p.map(|p| format!(" ({p})")).unwrap_or_default()
+                    ),
+                    fix: format!(
+                        "img23d models fetch {} (resumes), or img23d models verify {}",
+                        e.name(),
+                        e.name()
+                    ),
+                });
+            }
+            entries.push(ModelRow {
+                name: e.name().to_string(),
+                precision: p.map(|p| p.to_string()),
+                state: state.to_string(),
+            });
+        }
+    }
+    Ok(ModelsReport {
+        folder: store.dir().to_path_buf(),
+        entries,
+    })
+}
+
+/// The screen for people.
+fn render(r: &DoctorReport) -> String {
+    let d = &r.runtime;
+    let mut s = String::new();
+    let mut line = |t: String| {
+        s.push_str(&t);
+        s.push('\n');
+    };
+    line(format!(
+        "img23d {} (features: {})",
+        r.img23d_version,
+        if d.build_features.is_empty() {
+            "none: CPU only".to_string()
+        } else {
+            d.build_features.join(", ")
+        }
+    ));
+    line(String::new());
+    line("ONNX Runtime".into());
+    match (&d.onnxruntime.path, &d.onnxruntime.error) {
+        (Some(p), _) => line(format!(
+            "  library     {} (version {}, found by {})",
+            p.display(),
+            d.onnxruntime.version.as_deref().unwrap_or("unknown"),
+            d.onnxruntime.found_by.as_deref().unwrap_or("?")
+        )),
+        (None, Some(e)) => line(format!("  library     none usable: {e}")),
+        (None, None) => line("  library     none".into()),
+    }
+    for l in &d.onnxruntime.looked_at {
+        line(format!(
+            "  looked at   {} ({}): {}",
+            l.path.display(),
+            l.source,
+            l.note
+        ));
+    }
+    line(String::new());
+    line("Execution providers".into());
+    for p in &d.providers {
+        let state = match p.starts {
+            Some(true) => "starts",
+            Some(false) => "FAILS",
+            None => "not available",
+        };
+        line(format!(
+            "  {:<26} {:<11} {:<13} {}",
+            p.name, p.device, state, p.detail
+        ));
+        if let (Some(f), Some(false)) = (&p.library_file, p.library_file_present) {
+            line(format!("  {:<26} {} not found", "", f.display()));
+        }
+        if let Some(e) = &p.library_load_error {
+            line(format!("  {:<26} loader: {e}", ""));
+        }
+    }
+    line(String::new());
+    line("GPUs".into());
+    if d.gpus.is_empty() {
+        line("  none visible (no nvidia-smi, no /proc/driver/nvidia)".into());
+    }
+    for g in &d.gpus {
+        line(format!(
+            "  {}: {}{}{}",
+            g.index,
+            g.name,
+            g.memory_mib
+                .map(|m| format!(", {:.1} GiB", m as f64 / 1024.0))
+                .unwrap_or_default(),
+            g.driver
+                .as_deref()
+                .map(|v| format!(", driver {v}"))
+                .unwrap_or_default()
+        ));
+    }
+    line(String::new());
+    line("CUDA libraries (as the dynamic loader resolves them)".into());
+    for l in &d.cuda_libraries {
+        match (&l.path, &l.error) {
+            (_, Some(e)) => line(format!("  {:<20} not found: {e}", l.name)),
+            (Some(p), None) => line(format!("  {:<20} {}", l.name, p.display())),
+            (None, None) => line(format!("  {:<20} loads", l.name)),
+        }
+    }
+    line(String::new());
+    line(format!("Models folder {}", r.models.folder.display()));
+    for m in &r.models.entries {
+        line(format!(
+            "  {:<16} {:<5} {}",
+            m.name,
+            m.precision.as_deref().unwrap_or("-"),
+            m.state
+        ));
+    }
+    line(String::new());
+    line(format!(
+        "--device auto picks: {} ({})",
+        d.auto_device.device, d.auto_device.reason
+    ));
+    for n in &d.notes {
+        line(format!("note: {n}"));
+    }
+    match d.problems.first() {
+        None => line("OK: everything installed can run".into()),
+        Some(p) => {
+            line(format!("PROBLEM: {}", p.problem));
+            line(format!("FIX: {}", p.fix));
+            if d.problems.len() > 1 {
+                line(format!(
+                    "({} more problem(s): img23d doctor --json lists them all)",
+                    d.problems.len() - 1
+                ));
+            }
+        }
+    }
+    s
+}
