@@ -359,6 +359,14 @@ fn tidy(message: &str) -> String {
     }
 }
 
+/// Whether `device` starts here and computes correctly: the probe graph is loaded on it
+/// (never falling back to the CPU) and run once. For choices that depend on the device
+/// actually working, such as `--precision auto` picking fp16 only where CUDA starts (a
+/// CUDA build of the library on a machine without a GPU must not switch to fp16).
+pub fn device_starts(rt: &runtime::Runtime, device: Device) -> Result<(), String> {
+    probe(rt, device)
+}
+
 /// Loads the probe graph on `device` (never falling back) and runs it once.
 fn probe(rt: &runtime::Runtime, device: Device) -> Result<(), String> {
     use ort::session::Session;
