@@ -51,6 +51,28 @@ pub enum NpyError {
         /// Bytes present.
         got: usize,
     },
+    /// The header is longer than [`MAX_HEADER_LEN`].
+    #[error("the .npy header is {got} bytes long; at most {MAX_HEADER_LEN} are accepted")]
+    HeaderTooLong {
+        /// Its length.
+        got: usize,
+    },
+    /// The array has more values than [`NpyLimits::max_values`].
+    #[error("the shape {shape:?} has {count} values; at most {max} are accepted")]
+    TooLarge {
+        /// Shape from the header.
+        shape: Vec<usize>,
+        /// Its number of values.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Every value is NaN or infinite: nothing to work with.
+    #[error("every one of the {count} values is NaN or infinite")]
+    NoFiniteValue {
+        /// How many values there are.
+        count: usize,
+    },
     /// More data than the shape says.
     #[error("the shape {shape:?} needs {expected} bytes of data, but the file has {got}")]
     TrailingData {
@@ -63,41 +85,144 @@ pub enum NpyError {
     },
 }
 
-/// Reads a float32 or float64 C-order `.npy` file.
+/// The longest header accepted (NumPy's own reader refuses more than 10,000 bytes by
+/// default, `numpy/lib/format.py` `_MAX_HEADER_SIZE`; real headers are about 128).
+pub const MAX_HEADER_LEN: usize = 65_536;
+
+/// Caps on what [`read_npy_with`] accepts, checked from the header before any data is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NpyLimits {
+    /// Most values (product of the shape). By default, 1024³ (the largest grid
+    /// [`crate::Limits`] allows), 4 GiB of float32.
+    pub max_values: usize,
+}
+
+impl Default for NpyLimits {
+    fn default() -> Self {
+        let r = crate::Limits::default().max_grid_resolution;
+        Self {
+            max_values: r * r * r,
+        }
+    }
+}
+
+/// What the header says: the shape, the element size and where the data starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Header {
+    shape: Vec<usize>,
+    /// 4 (float32) or 8 (float64).
+    elem: usize,
+    /// Values in the array.
+    count: usize,
+    /// Byte offset of the data.
+    data_start: usize,
+}
+
+impl Header {
+    fn data_len(&self) -> std::result::Result<usize, NpyError> {
+        self.count
+            .checked_mul(self.elem)
+            .ok_or_else(|| NpyError::Header(format!("shape {:?} overflows", self.shape)))
+    }
+}
+
+/// Reads a float32 or float64 C-order `.npy` file, within [`NpyLimits::default`].
 pub fn read_npy(path: &Path) -> Result<NpyArray> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(e, path))?;
-    parse_npy(&bytes).map_err(|e| {
+    read_npy_with(path, &NpyLimits::default())
+}
+
+/// Reads a `.npy` file: the header is parsed and checked (dtype, order, shape against
+/// `limits`, data length against the file's size) before the data is read, and the data
+/// goes into a buffer allocated fallibly. Arrays of only NaN and infinities are refused.
+pub fn read_npy_with(path: &Path, limits: &NpyLimits) -> Result<NpyArray> {
+    use std::io::Read;
+    let bad = |e: NpyError| {
         Error::io(
             std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             path,
         )
-    })
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(e, path))?;
+    let file_len = file.metadata().map_err(|e| Error::io(e, path))?.len();
+    let file_len = usize::try_from(file_len).unwrap_or(usize::MAX);
+    // The fixed part (magic, version, header length), then the header itself.
+    let mut prefix = vec![0u8; 12.min(file_len)];
+    file.read_exact(&mut prefix)
+        .map_err(|e| Error::io(e, path))?;
+    let header_len = header_len(&prefix).map_err(bad)?;
+    let fixed = if prefix.get(6) == Some(&1) { 10 } else { 12 };
+    let total = fixed + header_len;
+    if total > file_len {
+        return Err(bad(NpyError::Header("file ends inside the header".into())));
+    }
+    let mut head = prefix;
+    if total > head.len() {
+        let n = head.len();
+        head.resize(total, 0);
+        file.read_exact(&mut head[n..])
+            .map_err(|e| Error::io(e, path))?;
+    }
+    let header = parse_header(&head).map_err(bad)?;
+    check_limits(&header, limits).map_err(bad)?;
+    let expected = header.data_len().map_err(bad)?;
+    let got = file_len - header.data_start;
+    check_data_len(&header, expected, got).map_err(bad)?;
+    let mut data_bytes = crate::limits::try_vec_with_capacity::<u8>(expected, "a .npy array")?;
+    // Bytes of the header already read past data_start (a 1.0 header read with 12 bytes).
+    data_bytes.extend_from_slice(&head[header.data_start.min(head.len())..]);
+    let rest = expected - data_bytes.len();
+    (&mut file)
+        .take(rest as u64)
+        .read_to_end(&mut data_bytes)
+        .map_err(|e| Error::io(e, path))?;
+    if data_bytes.len() != expected {
+        return Err(bad(NpyError::Truncated {
+            shape: header.shape,
+            expected,
+            got: data_bytes.len(),
+        }));
+    }
+    decode(header, &data_bytes).map_err(bad)
 }
 
-/// Parses `.npy` bytes (see [`read_npy`]).
+/// Parses `.npy` bytes (see [`read_npy`]), within [`NpyLimits::default`].
 pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, NpyError> {
+    let header = parse_header(bytes)?;
+    check_limits(&header, &NpyLimits::default())?;
+    let expected = header.data_len()?;
+    let data_bytes = &bytes[header.data_start..];
+    check_data_len(&header, expected, data_bytes.len())?;
+    decode(header, data_bytes)
+}
+
+/// The header's length from the fixed part (at least 10 bytes, 12 for 2.0/3.0).
+fn header_len(bytes: &[u8]) -> std::result::Result<usize, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(NpyError::BadMagic);
     }
     let (major, minor) = (bytes[6], bytes[7]);
-    let (header_len, start) = match major {
-        1 => (
-            usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
-            10usize,
-        ),
+    let len = match major {
+        1 => usize::from(u16::from_le_bytes([bytes[8], bytes[9]])),
         2 | 3 => {
-            if bytes.len() < 12 {
+            let Some(b) = bytes.get(8..12) else {
                 return Err(NpyError::Header(
                     "file ends inside the header length".into(),
                 ));
-            }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
+            };
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
         }
         _ => return Err(NpyError::Version { major, minor }),
     };
+    if len > MAX_HEADER_LEN {
+        return Err(NpyError::HeaderTooLong { got: len });
+    }
+    Ok(len)
+}
+
+/// Parses the magic, version and header dict at the start of `bytes`.
+fn parse_header(bytes: &[u8]) -> std::result::Result<Header, NpyError> {
+    let header_len = header_len(bytes)?;
+    let start: usize = if bytes[6] == 1 { 10 } else { 12 };
     let end = start
         .checked_add(header_len)
         .filter(|&e| e <= bytes.len())
@@ -127,25 +252,47 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, NpyError> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| NpyError::Header(format!("shape {shape:?} overflows")))?;
-    let expected = count
-        .checked_mul(elem)
-        .ok_or_else(|| NpyError::Header(format!("shape {shape:?} overflows")))?;
-    let data_bytes = &bytes[end..];
-    if data_bytes.len() < expected {
+    Ok(Header {
+        shape,
+        elem,
+        count,
+        data_start: end,
+    })
+}
+
+fn check_limits(h: &Header, limits: &NpyLimits) -> std::result::Result<(), NpyError> {
+    if h.count > limits.max_values {
+        return Err(NpyError::TooLarge {
+            shape: h.shape.clone(),
+            count: h.count,
+            max: limits.max_values,
+        });
+    }
+    Ok(())
+}
+
+fn check_data_len(h: &Header, expected: usize, got: usize) -> std::result::Result<(), NpyError> {
+    if got < expected {
         return Err(NpyError::Truncated {
-            shape,
+            shape: h.shape.clone(),
             expected,
-            got: data_bytes.len(),
+            got,
         });
     }
-    if data_bytes.len() > expected {
+    if got > expected {
         return Err(NpyError::TrailingData {
-            shape,
+            shape: h.shape.clone(),
             expected,
-            got: data_bytes.len(),
+            got,
         });
     }
-    let data = if elem == 4 {
+    Ok(())
+}
+
+/// Converts the data bytes (exactly the header's length) to f32 and refuses arrays with
+/// no finite value.
+fn decode(h: Header, data_bytes: &[u8]) -> std::result::Result<NpyArray, NpyError> {
+    let data: Vec<f32> = if h.elem == 4 {
         data_bytes
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
@@ -156,7 +303,13 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, NpyError> {
             .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
             .collect()
     };
-    Ok(NpyArray { shape, data })
+    if !data.is_empty() && !data.iter().any(|v| v.is_finite()) {
+        return Err(NpyError::NoFiniteValue { count: data.len() });
+    }
+    Ok(NpyArray {
+        shape: h.shape,
+        data,
+    })
 }
 
 /// The text of `key`'s value in a Python dict literal (up to the next top-level comma).
@@ -297,5 +450,78 @@ mod tests {
             parse_npy(&long),
             Err(NpyError::TrailingData { .. })
         ));
+    }
+
+    /// A header as NumPy writes it (format 1.0, padded to 64 bytes), then `data`.
+    fn npy_with(shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        b.extend_from_slice(h.as_bytes());
+        b.extend_from_slice(data);
+        b
+    }
+
+    /// Issue 12: the header is checked against the limits and the file's size before any
+    /// data is read or allocated.
+    #[test]
+    fn checks_the_header_before_reading_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.npy");
+        std::fs::write(&huge, npy_with("(2000, 2000, 2000)", &[0; 64])).unwrap();
+        let e = read_npy(&huge).unwrap_err().to_string();
+        assert!(
+            e.contains("8000000000 values") && e.contains("huge.npy"),
+            "{e}"
+        );
+        // Within the limits, but the file holds far less than the shape needs.
+        let short = dir.path().join("short.npy");
+        std::fs::write(&short, npy_with("(512, 512, 512)", &[0; 64])).unwrap();
+        let e = read_npy(&short).unwrap_err().to_string();
+        assert!(
+            e.contains("truncated data") && e.contains("536870912 bytes"),
+            "{e}"
+        );
+        let small = NpyLimits { max_values: 10 };
+        let ok = dir.path().join("ok.npy");
+        std::fs::write(&ok, npy_with("(2, 3)", &[0; 24])).unwrap();
+        assert_eq!(read_npy_with(&ok, &small).unwrap().shape, [2, 3]);
+        let e = read_npy_with(&ok, &NpyLimits { max_values: 5 })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 5"), "{e}");
+        let long = npy_with("(1,)", &[0; 4]);
+        let mut hl = long.clone();
+        hl[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert!(matches!(parse_npy(&hl), Err(NpyError::Header(_))));
+    }
+
+    /// Issue 12: a volume of only NaN and infinities is refused, not meshed into nothing.
+    #[test]
+    fn refuses_arrays_without_a_finite_value() {
+        let vals: Vec<u8> = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::NAN]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(
+            parse_npy(&npy_with("(2, 2)", &vals)),
+            Err(NpyError::NoFiniteValue { count: 4 })
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nan.npy");
+        std::fs::write(&p, npy_with("(2, 2)", &vals)).unwrap();
+        let e = read_npy(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("NaN or infinite") && e.contains("nan.npy"),
+            "{e}"
+        );
+        // One finite value is enough.
+        let mut some = vals.clone();
+        some[..4].copy_from_slice(&1.0f32.to_le_bytes());
+        assert!(parse_npy(&npy_with("(2, 2)", &some)).is_ok());
     }
 }

@@ -340,9 +340,7 @@ pub fn run(args: &DepthArgs) -> Result<()> {
             // fp16 only where CUDA really starts: a CUDA build of the library on a
             // machine without a GPU runs on the CPU, where fp32 is the right choice.
             img23d_models::runtime::init(&opts).is_ok_and(|r| {
-                r.has_cuda()
-                    && img23d_models::doctor::device_starts(r, img23d_models::Device::Cuda(0))
-                        .is_ok()
+                r.has_cuda() && img23d_models::doctor::device_starts(r, Device::Cuda(0)).is_ok()
             })
         })
     {
