@@ -102,7 +102,13 @@ pub fn load_image(path: &Path, limits: &Limits) -> Result<LoadedImage> {
         let height = u32::from_be_bytes([head[20], head[21], head[22], head[23]]);
         check_size(width, height, format_name, limits, path)?;
     }
-    let mut image_reader = ImageReader::with_format(reader, format);
+    let bytes = read_all(reader, limits, path)?;
+    check_complete(format, &bytes).map_err(|reason| Error::DecodeImage {
+        format: format_name.to_string(),
+        reason,
+        path: path.to_path_buf(),
+    })?;
+    let mut image_reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut image_limits = image::Limits::default();
     // The decoder's own allocation cap: the largest picture `limits` accepts, at 16-bit
     // RGBA. Our side and pixel caps are checked below, from the header.
@@ -155,6 +161,103 @@ pub fn load_image(path: &Path, limits: &Limits) -> Result<LoadedImage> {
     };
     let rgba = image.into_rgba32f();
     Ok(LoadedImage { info, rgba })
+}
+
+/// The whole file (the reader is at its start). Files larger than the largest picture
+/// `limits` accepts could be (16-bit RGBA, uncompressed, plus 64 MiB of metadata) are
+/// refused unread.
+fn read_all(mut reader: BufReader<File>, limits: &Limits, path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let cap = limits
+        .max_image_pixels
+        .saturating_mul(8)
+        .saturating_add(64 << 20);
+    let len = reader.get_ref().metadata().map(|m| m.len()).unwrap_or(0);
+    if len > cap {
+        return Err(unsupported(
+            &format!(
+                "a file of {len} bytes, more than any picture within the limits can take \
+                 ({cap} bytes)"
+            ),
+            path,
+        ));
+    }
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    let mut bytes = img23d_meshing::limits::try_vec_with_capacity::<u8>(len, "the picture file")?;
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::ReadInput {
+            source: e,
+            path: path.to_path_buf(),
+        })?;
+    Ok(bytes)
+}
+
+/// Refuses files that end before the format says they do, where a decoder would fill in
+/// the missing part and succeed: PNG without its closing `IEND` chunk, JPEG that zune-jpeg
+/// in strict mode refuses (cut short, or a marker inside a scan), WebP shorter than its
+/// RIFF size, BMP shorter than its header's file size or pixel offset. TIFF's decoder
+/// fails on missing strips by itself.
+fn check_complete(format: ImageFormat, bytes: &[u8]) -> std::result::Result<(), String> {
+    const TRUNCATED: &str = "the file is truncated";
+    let le32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    match format {
+        ImageFormat::Png => {
+            // The 12-byte IEND chunk: length 0, type, CRC.
+            const IEND: [u8; 12] = [0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
+            let tail = &bytes[bytes.len().saturating_sub(4096)..];
+            if !tail.windows(12).any(|w| w == IEND) {
+                return Err(format!("{TRUNCATED} (no IEND chunk at its end)"));
+            }
+        }
+        ImageFormat::Jpeg => {
+            let options = zune_core::options::DecoderOptions::default()
+                .set_strict_mode(true)
+                .set_max_width(usize::MAX)
+                .set_max_height(usize::MAX);
+            let mut d = zune_jpeg::JpegDecoder::new_with_options(
+                zune_core::bytestream::ZCursor::new(bytes),
+                options,
+            );
+            match d.decode() {
+                Ok(_) => {}
+                // A header quirk of some writers (padding between markers) that strict
+                // mode stops at: the file is judged by its markers alone, below.
+                Err(zune_jpeg::errors::DecodeErrors::FormatStatic(m))
+                    if m.contains("Extra bytes between headers") => {}
+                Err(e) => {
+                    let e = e.to_string();
+                    let e: Vec<&str> = e.split_whitespace().collect();
+                    return Err(format!("a broken or cut short scan ({})", e.join(" ")));
+                }
+            }
+            let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+            let end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+            if !matches!((last_scan, end), (Some(s), Some(e)) if e > s) {
+                return Err(format!(
+                    "{TRUNCATED} (no end-of-image marker after its last scan)"
+                ));
+            }
+        }
+        ImageFormat::WebP => {
+            if le32(4).is_none_or(|riff| riff.saturating_add(8) > bytes.len()) {
+                return Err(format!("{TRUNCATED} (shorter than its RIFF size)"));
+            }
+        }
+        ImageFormat::Bmp => {
+            let size = le32(2).unwrap_or(0);
+            let offset = le32(10).unwrap_or(0);
+            if size > bytes.len() || offset >= bytes.len() {
+                return Err(format!("{TRUNCATED} (shorter than its header says)"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Checks a header's size against `limits`.
@@ -362,6 +465,98 @@ mod tests {
         let err = load_image(&p, &Limits::default()).unwrap_err();
         assert!(matches!(err, Error::DecodeImage { .. }), "{err}");
         assert!(err.to_string().contains("PNG"), "{err}");
+    }
+
+    /// The pictures of tests/data/images (tools/make_image_fixtures.py), one per format
+    /// and codec variant, with the format name the loader reports.
+    const FIXTURES: [(&str, &str); 7] = [
+        ("plain.png", "PNG"),
+        ("baseline.jpg", "JPEG"),
+        ("progressive.jpg", "JPEG"),
+        ("lossy.webp", "WebP"),
+        ("lossless.webp", "WebP"),
+        ("plain.bmp", "BMP"),
+        ("plain.tiff", "TIFF"),
+    ];
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/images")
+            .join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn assert_refused(bytes: &[u8], name: &str, format: &str, what: &str) {
+        let d = dir();
+        let p = d.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        match load_image(&p, &Limits::default()) {
+            Ok(img) => panic!(
+                "{name} ({what}) was accepted as a {}x{} picture",
+                img.info.width, img.info.height
+            ),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(msg.ends_with(&p.display().to_string()), "{what}: {msg}");
+                assert!(msg.contains(format), "{what}: {msg}");
+                assert!(!msg.contains('\n'), "{what}: {msg}");
+            }
+        }
+    }
+
+    /// Issue 12: a file cut short is an error in every format, never a picture whose
+    /// missing part the decoder filled in.
+    #[test]
+    fn files_cut_short_are_refused_in_every_format() {
+        for (name, format) in FIXTURES {
+            let bytes = fixture(name);
+            let d = dir();
+            let whole = d.path().join(name);
+            std::fs::write(&whole, &bytes).unwrap();
+            let img = load_image(&whole, &Limits::default()).unwrap();
+            assert_eq!((img.info.width, img.info.height), (64, 48), "{name}");
+            assert_eq!(img.info.format, format);
+            let n = bytes.len();
+            for cut in [n / 2, n * 3 / 4, n * 9 / 10, n - 4, n - 1] {
+                assert_refused(
+                    &bytes[..cut],
+                    name,
+                    format,
+                    &format!("cut to {cut} of {n} bytes"),
+                );
+            }
+        }
+    }
+
+    /// The offset of the last JPEG start-of-scan marker's entropy-coded data.
+    fn last_scan_data(jpeg: &[u8]) -> usize {
+        let sos = jpeg.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+        let len = usize::from(u16::from_be_bytes([jpeg[sos + 2], jpeg[sos + 3]]));
+        sos + 2 + len
+    }
+
+    /// Issue 12: a scan broken in the middle (a marker that has no business inside
+    /// entropy-coded data) is refused, not decoded into gray.
+    #[test]
+    fn corrupt_jpeg_scans_are_refused() {
+        for name in ["baseline.jpg", "progressive.jpg"] {
+            let bytes = fixture(name);
+            let start = last_scan_data(&bytes);
+            let mid = start + (bytes.len() - 2 - start) / 2;
+            let mut stray = bytes.clone();
+            stray[mid..mid + 2].copy_from_slice(&[0xFF, 0xC4]);
+            assert_refused(&stray, name, "JPEG", "a stray marker mid-scan");
+        }
+    }
+
+    /// Issue 12: PNG's checksums catch damaged image data.
+    #[test]
+    fn corrupt_png_data_is_refused() {
+        let bytes = fixture("plain.png");
+        let idat = bytes.windows(4).position(|w| w == b"IDAT").unwrap();
+        let mut bad = bytes.clone();
+        bad[idat + 10] ^= 0x5A;
+        assert_refused(&bad, "plain.png", "PNG", "a damaged IDAT byte");
     }
 
     /// A PNG whose header claims 40000x40000 pixels, with no pixel data at all.
