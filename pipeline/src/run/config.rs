@@ -1,19 +1,43 @@
-//! Raw command-line arguments of the main job ([`crate::cli::RunArgs`]) → one validated
-//! [`RunConfig`], checked once before any work starts: every value in range, sizes
-//! within [`Limits`], one output stem per input.
+//! The main job's validated configuration ([`RunConfig`]), checked once before any work
+//! starts: every value in range, sizes within [`Limits`], one output stem per input. The
+//! command line ([`crate::cli`]) fills it in; the library knows nothing of clap.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use img23d_meshing::Limits;
-use img23d_models::{Device, RuntimeOptions};
+use img23d_models::RuntimeOptions;
 
-use crate::cli::{Format, RunArgs};
 use crate::neural::{BackgroundChoice, ModelChoice};
+use crate::output::{distinct_stems, output_stem};
 use crate::{Error, Result};
 
+/// An output file format of the main job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Binary glTF 2.0: normals, UVs, an embedded base-color texture and a PBR material
+    /// (vertex colors as COLOR_0 with `--texture-size 0`).
+    Glb,
+    /// Binary little-endian PLY with normals and 8-bit vertex colors.
+    Ply,
+    /// Wavefront OBJ with UVs, an MTL and the texture PNG beside it (per-vertex colors
+    /// with `--texture-size 0`).
+    Obj,
+}
+
+impl Format {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Glb => "glb",
+            Self::Ply => "ply",
+            Self::Obj => "obj",
+        }
+    }
+}
+
 /// Settings of the main job after validation: no `Option`s for things with defaults.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct RunConfig {
     /// The pictures, in the order given. Their file stems are distinct.
     pub images: Vec<PathBuf>,
@@ -31,12 +55,12 @@ pub struct RunConfig {
     /// Look for the object (alpha or background keying); when false the whole picture is
     /// the object. By default, true.
     pub remove_background: bool,
-    /// Worker threads for heavy stages; 0 means one per core. By default, 0.
+    /// Worker threads for heavy stages; 0 means one per core. By default, 0. The
+    /// command line gives ONNX Runtime the same number ([`RuntimeOptions::intra_threads`]).
     pub threads: usize,
     /// Print nothing but errors. By default, false.
     pub quiet: bool,
     /// Caps on sizes from user input. By default, [`Limits::default`].
-    #[serde(skip)]
     pub limits: Limits,
     /// The reconstruction asked for. By default, [`ModelChoice::Auto`].
     pub model: ModelChoice,
@@ -46,11 +70,10 @@ pub struct RunConfig {
     /// The models folder; `None` resolves `$IMG23D_MODELS`, else the user's cache
     /// folder. By default, `None`.
     pub models_dir: Option<PathBuf>,
-    /// Where the neural models run. By default, [`Device::Auto`].
-    #[serde(skip)]
-    pub device: Device,
-    /// The ONNX Runtime library, when given. By default, `None` (searched).
-    pub ort_lib: Option<PathBuf>,
+    /// ONNX Runtime: the library, the device, threads, optimisation level, weight
+    /// precision. By default, [`RuntimeOptions::default`] (searched library, `auto`
+    /// device, fp32).
+    pub runtime: RuntimeOptions,
     /// Side of the baked base-color texture in texels; 0 keeps vertex colors only. By
     /// default, 1024.
     pub texture_size: u32,
@@ -80,8 +103,7 @@ impl Default for RunConfig {
             model: ModelChoice::Auto,
             background: BackgroundChoice::Auto,
             models_dir: None,
-            device: Device::Auto,
-            ort_lib: None,
+            runtime: RuntimeOptions::default(),
             texture_size: 1024,
             keep_vertex_colors: false,
             metallic: 0.0,
@@ -92,56 +114,7 @@ impl Default for RunConfig {
 }
 
 impl RunConfig {
-    /// Validates raw arguments into a configuration.
-    pub fn from_args(args: &RunArgs) -> Result<Self> {
-        let output_dir = args.output.clone().ok_or_else(|| Error::InvalidArgument {
-            name: "--output",
-            expected: "an output folder".into(),
-            got: "nothing".into(),
-        })?;
-        let device = args
-            .device
-            .parse::<Device>()
-            .map_err(|e| Error::InvalidArgument {
-                name: "--device",
-                expected: e.expected.to_string(),
-                got: e.got,
-            })?;
-        let background = if args.no_remove_bg {
-            BackgroundChoice::None
-        } else {
-            args.bg
-        };
-        let mut formats = args.format.clone();
-        formats.sort();
-        formats.dedup();
-        let config = Self {
-            images: args.images.clone(),
-            output_dir,
-            formats,
-            resolution: args.resolution,
-            height: args.height,
-            foreground_ratio: args.foreground_ratio,
-            remove_background: background != BackgroundChoice::None,
-            threads: args.threads,
-            quiet: args.quiet,
-            limits: Limits::default(),
-            model: args.model,
-            background,
-            models_dir: args.models_dir.clone(),
-            device,
-            ort_lib: args.ort_lib.clone(),
-            texture_size: args.texture_size,
-            keep_vertex_colors: args.keep_vertex_colors,
-            metallic: args.metallic,
-            roughness: args.roughness,
-            preview: !args.no_preview,
-        };
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Checks every value; [`RunConfig::from_args`] calls it.
+    /// Checks every value; the command line calls it before any work.
     pub fn validate(&self) -> Result<()> {
         if self.images.is_empty() {
             return Err(Error::InvalidArgument {
@@ -212,27 +185,7 @@ impl RunConfig {
                 got: self.threads.to_string(),
             });
         }
-        let mut stems: BTreeMap<String, &Path> = BTreeMap::new();
-        for image in &self.images {
-            let stem = output_stem(image)?;
-            if let Some(first) = stems.insert(stem.clone(), image) {
-                return Err(Error::OutputCollision {
-                    stem,
-                    first: first.to_path_buf(),
-                    second: image.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// ONNX Runtime settings for the neural stages.
-    pub fn runtime_options(&self) -> RuntimeOptions {
-        RuntimeOptions {
-            ort_lib: self.ort_lib.clone(),
-            device: self.device,
-            ..RuntimeOptions::default()
-        }
+        distinct_stems(&self.images)
     }
 
     /// The output file of `image` in `format`: `DIR/<stem>.<ext>`.
@@ -249,48 +202,30 @@ impl RunConfig {
             .join(format!("{}.preview.png", output_stem(image)?)))
     }
 
-    /// The report of `image`: `DIR/<stem>.report.json`.
+    /// The report of `image`: `DIR/<stem>.report.json` ([`crate::report::report_path`]).
     pub fn report_path(&self, image: &Path) -> Result<PathBuf> {
-        Ok(self
-            .output_dir
-            .join(format!("{}.report.json", output_stem(image)?)))
+        Ok(crate::report::report_path(
+            &self.output_dir,
+            &output_stem(image)?,
+        ))
     }
-}
-
-/// The file stem outputs of `image` are named after (`chair` for `photos/chair.png`).
-pub fn output_stem(image: &Path) -> Result<String> {
-    image
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| Error::InvalidArgument {
-            name: "IMAGE",
-            expected: "a file path".into(),
-            got: image.display().to_string(),
-        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Cli;
-    use clap::Parser;
 
-    fn parse(args: &[&str]) -> Result<RunConfig> {
-        let mut full = vec!["img23d"];
-        full.extend_from_slice(args);
-        RunConfig::from_args(&Cli::try_parse_from(full).unwrap().run)
+    fn config() -> RunConfig {
+        RunConfig {
+            images: vec!["x/a.png".into()],
+            ..RunConfig::default()
+        }
     }
 
     #[test]
-    fn defaults_match_the_documented_ones() {
-        let c = parse(&["a.png", "-o", "out"]).unwrap();
-        let d = RunConfig::default();
-        assert_eq!(c.formats, d.formats);
-        assert_eq!(c.resolution, d.resolution);
-        assert_eq!(c.height, d.height);
-        assert_eq!(c.foreground_ratio, d.foreground_ratio);
-        assert!(c.remove_background);
+    fn output_paths_follow_the_stem() {
+        let c = config();
+        c.validate().unwrap();
         assert_eq!(
             c.output_path(Path::new("x/a.png"), Format::Glb).unwrap(),
             Path::new("out/a.glb")
@@ -299,58 +234,43 @@ mod tests {
             c.report_path(Path::new("a.png")).unwrap(),
             Path::new("out/a.report.json")
         );
-    }
-
-    #[test]
-    fn formats_sorted_and_deduplicated() {
-        let c = parse(&["a.png", "-o", "o", "--format", "obj,glb,obj"]).unwrap();
-        assert_eq!(c.formats, [Format::Glb, Format::Obj]);
-    }
-
-    #[test]
-    fn bad_values_are_refused() {
-        for args in [
-            &["a.png", "-o", "o", "--resolution", "4"][..],
-            &["a.png", "-o", "o", "--resolution", "100000"],
-            &["a.png", "-o", "o", "--height", "0"],
-            &["a.png", "-o", "o", "--height", "NaN"],
-            &["a.png", "-o", "o", "--foreground-ratio", "1.5"],
-            &["a.png", "-o", "o", "--foreground-ratio", "0"],
-        ] {
-            let err = parse(args).unwrap_err();
-            assert!(
-                matches!(err, Error::InvalidArgument { .. }),
-                "{args:?}: {err}"
-            );
-            assert_eq!(err.exit_code(), 2);
-        }
-    }
-
-    #[test]
-    fn background_and_device() {
-        let c = parse(&["a.png", "-o", "o", "--no-remove-bg"]).unwrap();
-        assert_eq!(c.background, BackgroundChoice::None);
-        assert!(!c.remove_background);
-        let c = parse(&["a.png", "-o", "o", "--bg", "key", "--device", "cpu"]).unwrap();
-        assert_eq!(c.background, BackgroundChoice::Key);
-        assert_eq!(c.runtime_options().device, Device::Cpu);
-        let err = parse(&["a.png", "-o", "o", "--device", "tpu"]).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::InvalidArgument {
-                    name: "--device",
-                    ..
-                }
-            ),
-            "{err}"
+        assert_eq!(
+            c.preview_path(Path::new("a.png")).unwrap(),
+            Path::new("out/a.preview.png")
         );
     }
 
     #[test]
-    fn inputs_with_the_same_stem_collide() {
-        let err = parse(&["a/chair.png", "b/chair.jpg", "-o", "o"]).unwrap_err();
-        assert!(matches!(err, Error::OutputCollision { .. }), "{err}");
-        assert!(err.to_string().contains("b/chair.jpg"), "{err}");
+    fn out_of_range_values_are_refused() {
+        let bad = [
+            RunConfig {
+                resolution: 4,
+                ..config()
+            },
+            RunConfig {
+                texture_size: 8,
+                ..config()
+            },
+            RunConfig {
+                metallic: 1.5,
+                ..config()
+            },
+            RunConfig {
+                threads: 5000,
+                ..config()
+            },
+            RunConfig {
+                formats: Vec::new(),
+                ..config()
+            },
+            RunConfig {
+                images: Vec::new(),
+                ..config()
+            },
+        ];
+        for c in bad {
+            let err = c.validate().unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{err}");
+        }
     }
 }
