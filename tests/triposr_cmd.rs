@@ -326,24 +326,25 @@ fn threads_and_precision_reach_the_sessions() {
     .unwrap();
     let out = dir.path().join("out");
     let apple = example("apple.jpg");
-    run_ok(&args(&[
-        apple.as_os_str(),
-        OsStr::new("-o"),
-        out.as_os_str(),
-        OsStr::new("--models-dir"),
-        models.as_os_str(),
-        OsStr::new("--device"),
-        OsStr::new("cpu"),
-        OsStr::new("--resolution"),
-        OsStr::new("64"),
-        OsStr::new("--texture-size"),
-        OsStr::new("0"),
-        OsStr::new("--no-preview"),
-        OsStr::new("--threads"),
-        OsStr::new("1"),
-        OsStr::new("--precision"),
-        OsStr::new("fp16"),
-    ]));
+    let mut argv = vec![apple.as_os_str(), OsStr::new("-o"), out.as_os_str()];
+    argv.extend([OsStr::new("--models-dir"), models.as_os_str()]);
+    argv.extend(
+        [
+            "--device",
+            "cpu",
+            "--resolution",
+            "64",
+            "--texture-size",
+            "0",
+            "--no-preview",
+            "--threads",
+            "1",
+            "--precision",
+            "fp16",
+        ]
+        .map(OsStr::new),
+    );
+    run_ok(&argv);
     let report = read_report(&out.join("apple.report.json"));
     let settings = &report["settings"];
     assert_eq!(settings["threads"], 1, "{settings}");

@@ -1,12 +1,49 @@
 //! Output files, the same way for every command: the folder is checked before any work
 //! ([`prepare_output_dir`]), outputs are named after the input's file stem
 //! ([`output_stem`], [`distinct_stems`]), and the files one input wrote are removed again
-//! when it fails ([`removing_on_failure`]): a failed input leaves nothing behind.
+//! when it fails ([`removing_on_failure`]): a failed input leaves nothing behind. The mesh
+//! file formats ([`Format`]) live here too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
+
+/// A mesh file format: the main job writes any of them (`--format`), `img23d mesh` the
+/// one its output's extension names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Binary glTF 2.0: normals, UVs, an embedded base-color texture and a PBR material
+    /// (vertex colors as COLOR_0 with `--texture-size 0`).
+    Glb,
+    /// Binary little-endian PLY with normals and 8-bit vertex colors.
+    Ply,
+    /// Wavefront OBJ with UVs, an MTL and the texture PNG beside it (per-vertex colors
+    /// with `--texture-size 0`).
+    Obj,
+}
+
+impl Format {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Glb => "glb",
+            Self::Ply => "ply",
+            Self::Obj => "obj",
+        }
+    }
+}
+
+impl Format {
+    /// The format `path`'s extension names (any case), if any.
+    pub fn of_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        [Self::Glb, Self::Ply, Self::Obj]
+            .into_iter()
+            .find(|f| f.extension() == ext)
+    }
+}
 
 /// Creates the output folder if needed and checks that a file can be written in it.
 pub fn prepare_output_dir(dir: &Path) -> Result<()> {
@@ -80,6 +117,14 @@ mod tests {
         let err = distinct_stems(&["a/chair.png".into(), "b/chair.jpg".into()]).unwrap_err();
         assert!(matches!(err, Error::OutputCollision { .. }), "{err}");
         distinct_stems(&["a/chair.png".into(), "a/vase.png".into()]).unwrap();
+    }
+
+    #[test]
+    fn formats_from_extensions() {
+        assert_eq!(Format::of_path(Path::new("a/t.GLB")), Some(Format::Glb));
+        assert_eq!(Format::of_path(Path::new("t.obj")), Some(Format::Obj));
+        assert_eq!(Format::of_path(Path::new("t.fbx")), None);
+        assert_eq!(Format::of_path(Path::new("t")), None);
     }
 
     #[test]

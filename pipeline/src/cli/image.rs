@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::neural::{BackgroundChoice, ModelChoice};
-use crate::run::{Format, RunConfig};
+use crate::output::Format;
+use crate::run::RunConfig;
 use crate::{Error, Result};
 
 use super::RuntimeArgs;

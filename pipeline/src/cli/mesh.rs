@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 use img23d_meshing::cleanup::KeepComponents;
-use img23d_meshing::{Bounds, Inside, Limits};
+use img23d_meshing::{Bounds, Inside};
 
 use crate::Result;
 use crate::mesh_cmd::MeshConfig;
@@ -93,14 +93,11 @@ impl MeshArgs {
     /// Maps the arguments onto a [`MeshConfig`] and validates it.
     pub fn to_config(&self) -> Result<MeshConfig> {
         let config = MeshConfig {
-            volume: self.volume.clone(),
-            iso: self.iso,
             inside: match self.inside {
                 InsideArg::Above => Inside::Above,
                 InsideArg::Below => Inside::Below,
             },
             bounds: self.bounds,
-            output: self.output.clone(),
             faces: self.faces,
             keep_components: self.keep_components.map(|k| match k {
                 KeepArg::Largest => KeepComponents::Largest,
@@ -111,7 +108,7 @@ impl MeshArgs {
             timings: self.timings,
             report: self.report.clone(),
             quiet: self.quiet,
-            limits: Limits::default(),
+            ..MeshConfig::new(&self.volume, self.iso, &self.output)
         };
         config.validate()?;
         Ok(config)

@@ -115,7 +115,7 @@ mod tests {
 
     use super::*;
     use crate::neural::{BackgroundChoice, ModelChoice};
-    use crate::run::Format;
+    use crate::output::Format;
 
     fn parse(args: &[&str]) -> Cli {
         parse_from(std::iter::once("img23d").chain(args.iter().copied())).unwrap()

@@ -6,47 +6,8 @@ use std::path::{Path, PathBuf};
 use img23d_meshing::cleanup::KeepComponents;
 use img23d_meshing::{Bounds, Inside, Limits};
 
+use crate::output::Format;
 use crate::{Error, Result};
-
-/// The output formats, from the file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MeshFormat {
-    /// Binary glTF.
-    Glb,
-    /// Binary little-endian PLY.
-    Ply,
-    /// Wavefront OBJ.
-    Obj,
-}
-
-impl MeshFormat {
-    /// The format `output`'s extension names.
-    pub fn of(output: &Path) -> Result<Self> {
-        let ext = output
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        match ext.as_deref() {
-            Some("glb") => Ok(Self::Glb),
-            Some("ply") => Ok(Self::Ply),
-            Some("obj") => Ok(Self::Obj),
-            _ => Err(Error::InvalidArgument {
-                name: "--output",
-                expected: "a file name ending in .glb, .ply or .obj".into(),
-                got: output.display().to_string(),
-            }),
-        }
-    }
-
-    /// The file extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Glb => "glb",
-            Self::Ply => "ply",
-            Self::Obj => "obj",
-        }
-    }
-}
 
 /// `img23d mesh` settings after validation.
 #[derive(Debug, Clone)]
@@ -82,9 +43,31 @@ pub struct MeshConfig {
 }
 
 impl MeshConfig {
+    /// `volume` isosurfaced at `iso` into `output`, every other setting at its default.
+    pub fn new(volume: impl Into<PathBuf>, iso: f32, output: impl Into<PathBuf>) -> Self {
+        Self {
+            volume: volume.into(),
+            iso,
+            inside: Inside::Above,
+            bounds: Bounds {
+                min: [-1.0; 3],
+                max: [1.0; 3],
+            },
+            output: output.into(),
+            faces: None,
+            keep_components: None,
+            min_component_fraction: 0.05,
+            smooth: 0,
+            timings: false,
+            report: None,
+            quiet: false,
+            limits: Limits::default(),
+        }
+    }
+
     /// Checks every value; the command line calls it before any work.
     pub fn validate(&self) -> Result<()> {
-        MeshFormat::of(&self.output)?;
+        self.format()?;
         if !self.iso.is_finite() {
             return Err(Error::InvalidArgument {
                 name: "--iso",
@@ -109,9 +92,13 @@ impl MeshConfig {
         Ok(())
     }
 
-    /// The output's format (validated by [`MeshConfig::validate`]).
-    pub fn format(&self) -> Result<MeshFormat> {
-        MeshFormat::of(&self.output)
+    /// The format the output's extension names.
+    pub fn format(&self) -> Result<Format> {
+        Format::of_path(&self.output).ok_or_else(|| Error::InvalidArgument {
+            name: "--output",
+            expected: "a file name ending in .glb, .ply or .obj".into(),
+            got: self.output.display().to_string(),
+        })
     }
 
     /// The output's name: its file stem (`mesh` when it has none).
@@ -138,31 +125,14 @@ mod tests {
     use super::*;
 
     fn config(output: &str) -> MeshConfig {
-        MeshConfig {
-            volume: "v.npy".into(),
-            iso: 0.0,
-            inside: Inside::Above,
-            bounds: Bounds {
-                min: [-1.0; 3],
-                max: [1.0; 3],
-            },
-            output: output.into(),
-            faces: None,
-            keep_components: None,
-            min_component_fraction: 0.05,
-            smooth: 0,
-            timings: false,
-            report: None,
-            quiet: false,
-            limits: Limits::default(),
-        }
+        MeshConfig::new("v.npy", 0.0, output)
     }
 
     #[test]
     fn reports_are_named_after_the_output() {
         let c = config("out/torus.glb");
         c.validate().unwrap();
-        assert_eq!(c.format().unwrap(), MeshFormat::Glb);
+        assert_eq!(c.format().unwrap(), Format::Glb);
         assert_eq!(c.report_path(), Path::new("out/torus.report.json"));
         assert_eq!(config("t.PLY").report_path(), Path::new("t.report.json"));
         let given = MeshConfig {

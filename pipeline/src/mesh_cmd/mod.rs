@@ -24,8 +24,9 @@ use img23d_meshing::simplify::{SimplifyOptions, SimplifyReport, simplify_with_re
 use img23d_meshing::topology::{TopologyReport, analyze};
 use img23d_meshing::{Asset, Grid, Mesh, Surface};
 
-pub use config::{MeshConfig, MeshFormat};
+pub use config::MeshConfig;
 
+use crate::output::Format;
 use crate::report::{Header, MeshCounts, MeshReport, OutputFile, VolumeSummary, write_report};
 use crate::stage::{Silent, Stages};
 use crate::{Error, Result};
@@ -176,7 +177,7 @@ fn write_mesh(config: &MeshConfig, mesh: &mut Mesh) -> Result<()> {
     }
     // Export errors already name the file.
     let format = config.format()?;
-    if format == MeshFormat::Ply {
+    if format == Format::Ply {
         return write_ply(out, mesh).map_err(Error::Meshing);
     }
     let asset = Asset {
@@ -185,7 +186,7 @@ fn write_mesh(config: &MeshConfig, mesh: &mut Mesh) -> Result<()> {
         ..Asset::default()
     };
     let written = match format {
-        MeshFormat::Glb => write_glb(out, &asset, &GlbOptions::default()),
+        Format::Glb => write_glb(out, &asset, &GlbOptions::default()),
         _ => write_obj(out, &asset).map(|_| ()),
     };
     *mesh = asset.mesh;
@@ -254,22 +255,9 @@ mod tests {
         img23d_meshing::npy::write_npy_f32(&volume, &[n, n, n], &ball).unwrap();
         let run_to = |name: &str| {
             let config = MeshConfig {
-                volume: volume.clone(),
-                iso: 0.5,
                 inside: img23d_meshing::Inside::Below,
-                bounds: img23d_meshing::Bounds {
-                    min: [-1.0; 3],
-                    max: [1.0; 3],
-                },
-                output: dir.path().join(name),
-                faces: None,
-                keep_components: None,
-                min_component_fraction: 0.05,
-                smooth: 0,
-                timings: false,
-                report: None,
                 quiet: true,
-                limits: img23d_meshing::Limits::default(),
+                ..MeshConfig::new(&volume, 0.5, dir.path().join(name))
             };
             run(&config).unwrap();
             config.report_path()

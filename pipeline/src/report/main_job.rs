@@ -15,7 +15,7 @@ use super::{Header, OutputFile, Timings};
 use crate::foreground::{ForegroundMethod, KeyingStats};
 use crate::image::ImageInfo;
 use crate::inflate::InflateStats;
-use crate::run::Format;
+use crate::output::Format;
 
 /// One run of the main job on one picture.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -8,33 +8,8 @@ use img23d_meshing::Limits;
 use img23d_models::RuntimeOptions;
 
 use crate::neural::{BackgroundChoice, ModelChoice};
-use crate::output::{distinct_stems, output_stem};
+use crate::output::{Format, distinct_stems, output_stem};
 use crate::{Error, Result};
-
-/// An output file format of the main job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Binary glTF 2.0: normals, UVs, an embedded base-color texture and a PBR material
-    /// (vertex colors as COLOR_0 with `--texture-size 0`).
-    Glb,
-    /// Binary little-endian PLY with normals and 8-bit vertex colors.
-    Ply,
-    /// Wavefront OBJ with UVs, an MTL and the texture PNG beside it (per-vertex colors
-    /// with `--texture-size 0`).
-    Obj,
-}
-
-impl Format {
-    /// The file extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Glb => "glb",
-            Self::Ply => "ply",
-            Self::Obj => "obj",
-        }
-    }
-}
 
 /// Settings of the main job after validation: no `Option`s for things with defaults.
 #[derive(Debug, Clone)]
@@ -226,14 +201,6 @@ mod tests {
     fn output_paths_follow_the_stem() {
         let c = config();
         c.validate().unwrap();
-        assert_eq!(
-            c.output_path(Path::new("x/a.png"), Format::Glb).unwrap(),
-            Path::new("out/a.glb")
-        );
-        assert_eq!(
-            c.report_path(Path::new("a.png")).unwrap(),
-            Path::new("out/a.report.json")
-        );
         assert_eq!(
             c.preview_path(Path::new("a.png")).unwrap(),
             Path::new("out/a.preview.png")

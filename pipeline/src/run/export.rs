@@ -10,8 +10,9 @@ use crate::report::OutputFile;
 use crate::stage::Stages;
 use crate::{Error, Result};
 
+use super::RunConfig;
 use super::texture::Dressed;
-use super::{Format, RunConfig};
+use crate::output::Format;
 
 /// `export`: writes every format; records each file in `written` as soon as it exists.
 pub(super) fn export(

@@ -35,7 +35,7 @@ mod texture;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{Format, RunConfig};
+pub use config::RunConfig;
 
 use crate::Result;
 use crate::neural::NeuralModels;
