@@ -20,7 +20,7 @@ pub struct RunArgs {
     pub images: Vec<PathBuf>,
 
     /// Output folder (created if missing). Each picture writes DIR/<stem>.<format>,
-    /// DIR/<stem>.preview.png and DIR/<stem>.report.json.
+    /// DIR/<stem>.preview.png (unless --no-preview) and DIR/<stem>.report.json.
     #[arg(short, long, value_name = "DIR", required = true)]
     pub output: Option<PathBuf>,
 
@@ -165,7 +165,7 @@ super::value_enum!(BackgroundChoice {
     Alpha => "alpha": "the picture's alpha channel (an error when it has no transparency)",
     Model => "model": "the segmentation model (an error when it is not installed)",
     Key => "key": "weight-free keying of a plain background",
-    None => "none": "none: the whole picture is the object",
+    None => "none": "the whole picture is the object",
 });
 
 #[cfg(test)]
