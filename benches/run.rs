@@ -14,8 +14,8 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use img23d::config::RunConfig;
-use img23d::run::{Silent, run_image};
+use img23d::run::{RunConfig, run_image};
+use img23d::stage::Silent;
 
 fn whole_command(c: &mut Criterion) {
     let chair = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/chair.png");

@@ -1,5 +1,6 @@
-//! The command line: `--help` documents every option of the main job, bad values are
-//! refused with exit status 2 before any work, and nothing is written then.
+//! The command line: `--help` documents every option of the main job and of every
+//! subcommand (the list comes from clap's own `Command`), bad values are refused with exit
+//! status 2 before any work, and nothing is written then.
 
 use std::ffi::OsStr;
 
@@ -30,9 +31,81 @@ fn help_documents_every_option() {
         "mesh",
         "models",
         "depth",
+        "doctor",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
+    let mut command = img23d::cli::command();
+    command.build();
+    let checked = help_documents_every_argument_of(&command, &mut Vec::new());
+    // The main job and mesh, models (list, fetch, verify, path), depth, doctor.
+    assert_eq!(checked, 9);
+}
+
+/// Runs `img23d PATH... --help` for `command` and each of its subcommands, and checks
+/// that it shows every argument clap knows for it: the flag with its value name (or the
+/// positional's name), each default, each possible value, and every subcommand's name.
+/// Returns how many `--help` pages it checked.
+fn help_documents_every_argument_of<'a>(
+    command: &'a clap::Command,
+    path: &mut Vec<&'a str>,
+) -> usize {
+    let mut args: Vec<&OsStr> = path.iter().map(OsStr::new).collect();
+    args.push(OsStr::new("--help"));
+    // Line wrapping may break a long line anywhere between words.
+    let help = run_ok(&args)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let page = format!("img23d {} --help", path.join(" "));
+    let mut checked = 0;
+    for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+        let value = arg
+            .get_value_names()
+            .and_then(|v| v.first())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| arg.get_id().as_str().to_uppercase());
+        let shown = match arg.get_long() {
+            Some(long) if arg.get_action().takes_values() => format!("--{long} <{value}>"),
+            Some(long) => format!("--{long}"),
+            // A positional: <NAME> when required, [NAME] when not.
+            None if arg.is_required_set() => format!("<{value}>"),
+            None => format!("[{value}]"),
+        };
+        assert!(help.contains(&shown), "{page} lacks {shown}:\n{help}");
+        if arg.get_action().takes_values() && !arg.is_hide_default_value_set() {
+            for default in arg.get_default_values() {
+                let default = format!("[default: {}]", default.to_string_lossy());
+                assert!(help.contains(&default), "{page}: {shown} lacks {default}");
+            }
+        }
+        if arg.get_action().takes_values() && !arg.is_hide_possible_values_set() {
+            for possible in arg
+                .get_possible_values()
+                .iter()
+                .filter(|p| !p.is_hide_set())
+            {
+                let name = possible.get_name();
+                assert!(
+                    help.contains(&format!("{name}:"))
+                        || help.contains(&format!(" {name},"))
+                        || help.contains(&format!(" {name}]")),
+                    "{page}: {shown} lacks its value {name}:\n{help}"
+                );
+            }
+        }
+    }
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        assert!(
+            help.contains(sub.get_name()),
+            "{page} lacks {}",
+            sub.get_name()
+        );
+        path.push(sub.get_name());
+        checked += help_documents_every_argument_of(sub, path);
+        path.pop();
+    }
+    checked + 1
 }
 
 #[test]

@@ -198,7 +198,7 @@ fn every_output_is_written_and_read_back() {
     assert_eq!(shape, [90, 120]);
     let at = |u: u32, v: u32| depth[(v * w + u) as usize];
     // The tiny model's fov is 55 + 10 * mean(input): a ninth of the picture is white.
-    let j = read_json(&out.join("room.json"));
+    let j = read_json(&out.join("room.report.json"));
     let net_fov = j["network_fov_deg"].as_f64().unwrap() as f32;
     assert!(
         (net_fov - (55.0 + 10.0 * (-1.0 + 2.0 / 9.0))).abs() < 0.05,
@@ -245,7 +245,13 @@ fn every_output_is_written_and_read_back() {
     assert!((median - wall).abs() < 1e-4 * wall, "mostly wall: {median}");
     assert_eq!(j["intrinsics"]["cx"], 60.0);
     assert_eq!(j["intrinsics"]["cy"], 45.0);
-    assert_eq!(j["files"].as_array().unwrap().len(), 6);
+    // Every file but the report itself, each with its size on disk.
+    let outputs = j["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), 5);
+    for f in outputs {
+        let path = Path::new(f["path"].as_str().unwrap());
+        assert_eq!(f["bytes"], std::fs::metadata(path).unwrap().len(), "{f}");
+    }
 
     // Point cloud: one point per pixel (stride auto = 1 here), colored like the photo,
     // at the depth map's depth along -Z, pixel centres at u + 0.5.
@@ -299,16 +305,26 @@ fn both_layouts_write_the_same_depth() {
     let photo = dir.path().join("scene.png");
     save_png(&box_scene(200, 150), &photo);
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    ok(&run("canonical", &[&photo], &a, &["--outputs", "npy,json"]));
-    ok(&run("metric", &[&photo], &b, &["--outputs", "npy,json"]));
+    ok(&run(
+        "canonical",
+        &[&photo],
+        &a,
+        &["--outputs", "npy,report", "--threads", "2"],
+    ));
+    ok(&run("metric", &[&photo], &b, &["--outputs", "npy,report"]));
     let (_, da) = read_npy(&a.join("scene.depth.npy"));
     let (_, db) = read_npy(&b.join("scene.depth.npy"));
     for (x, y) in da.iter().zip(&db) {
         assert!((x - y).abs() <= 1e-5 * x, "{x} vs {y}");
     }
-    let ja = read_json(&a.join("scene.json"));
-    let jb = read_json(&b.join("scene.json"));
+    let ja = read_json(&a.join("scene.report.json"));
+    let jb = read_json(&b.join("scene.report.json"));
     assert_eq!(jb["model"]["semantics"], "metric_depth");
+    // --threads reaches the session; without it ONNX Runtime chooses (0).
+    assert_eq!(ja["model"]["intra_op_threads"], 2);
+    assert_eq!(jb["model"]["intra_op_threads"], 0);
+    assert_eq!(ja["command"], "img23d depth");
+    assert_eq!(ja["schema_version"], 3);
     let (fa, fb) = (
         ja["focal_length_px"].as_f64().unwrap(),
         jb["focal_length_px"].as_f64().unwrap(),
@@ -333,9 +349,9 @@ fn exif_focal_and_focal_flag_rescale_depth() {
     let flag = dir.path().join("flag");
     ok(&run("canonical", &[&photo], &flag, &["--focal-px", "500"]));
 
-    let je = read_json(&est.join("phone.json"));
-    let jx = read_json(&exif.join("phone.json"));
-    let jf = read_json(&flag.join("phone.json"));
+    let je = read_json(&est.join("phone.report.json"));
+    let jx = read_json(&exif.join("phone.report.json"));
+    let jf = read_json(&flag.join("phone.report.json"));
     assert_eq!(je["focal_source"], "network");
     assert_eq!(jx["focal_source"], "exif");
     assert_eq!(jx["exif_focal_length_35mm"], 26.0);
@@ -391,7 +407,7 @@ fn non_square_tiny_and_very_wide_pictures() {
         let (mesh, _, _) = read_glb(&glb);
         mesh.validate().unwrap();
         let (pos, _) = read_ply(&out.join(format!("{name}.ply")));
-        let j = read_json(&out.join(format!("{name}.json")));
+        let j = read_json(&out.join(format!("{name}.report.json")));
         assert_eq!(j["point_cloud"]["points"], pos.len());
         assert_eq!(
             (j["width"].as_u64(), j["height"].as_u64()),
@@ -399,7 +415,7 @@ fn non_square_tiny_and_very_wide_pictures() {
         );
     }
     // The very wide picture is thinned automatically (3000 px > 1536 samples).
-    let j = read_json(&out.join("wide.json"));
+    let j = read_json(&out.join("wide.report.json"));
     assert_eq!(j["point_cloud"]["stride"], 2);
     assert_eq!(j["relief_mesh"]["stride"], 3);
 }
@@ -415,7 +431,14 @@ fn max_depth_and_stride_thin_the_cloud() {
         "canonical",
         &[&photo],
         &out,
-        &["--outputs", "ply,json", "--max-depth", "3", "--stride", "2"],
+        &[
+            "--outputs",
+            "ply,report",
+            "--max-depth",
+            "3",
+            "--stride",
+            "2",
+        ],
     ));
     let (pos, _) = read_ply(&out.join("s.ply"));
     assert!(!pos.is_empty() && pos.len() < 30 * 30 / 4, "{}", pos.len());
@@ -536,7 +559,11 @@ fn unwritable_output_folder_and_one_bad_photo_among_good_ones() {
         .collect();
     assert_eq!(names.len(), 12, "{names:?}");
     assert!(names.iter().all(|n| !n.starts_with("bad")), "{names:?}");
-    assert_eq!(crate::util::validate_glbs_in(&out), 2);
+    assert_eq!(crate::util::glbs_in(&out).len(), 2);
+    assert_eq!(
+        crate::util::validate_glbs_in(&out),
+        crate::util::validated(2)
+    );
 }
 
 #[test]

@@ -273,6 +273,11 @@ fn device_auto_says_once_that_models_ran_on_the_cpu() {
     let line = "note: --device auto: models ran on the CPU: ";
     assert_eq!(t.matches(line).count(), 1, "{t}");
     assert!(t.contains("onnxruntime-gpu==1.31.1"), "{t}");
+    // The stage line names where each session runs.
+    assert!(
+        t.contains("TripoSR, 512x512 input, encoder on CPU, decoder on Rust (CPU)"),
+        "{t}"
+    );
     let report = crate::util::read_report(&out.join("chair.report.json"));
     let r = report.to_string();
     assert!(r.contains("\"execution_provider\":\"CPU\""), "{r}");

@@ -141,6 +141,9 @@ fn check_example(name: &str, extra: &[&str]) -> (tempfile::TempDir, img23d_meshi
 
     // The report agrees.
     let report = read_report(&dir.path().join(format!("{stem}.report.json")));
+    assert_eq!(report["schema_version"], 3);
+    assert_eq!(report["command"], "img23d");
+    assert_eq!(report["img23d_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(report["reconstruction"]["name"], "inflate");
     assert_eq!(report["reconstruction"]["kind"], "weight-free");
     assert_eq!(report["mesh"]["closed_manifold"], true);
@@ -283,7 +286,8 @@ fn no_remove_bg_inflates_the_whole_picture() {
         dir.path(),
         &["--no-remove-bg", "--resolution", "96", "--quiet"],
     );
-    assert_eq!(validate_glbs_in(dir.path()), 1);
+    assert_eq!(glbs_in(dir.path()).len(), 1);
+    assert_eq!(validate_glbs_in(dir.path()), validated(1));
     let mesh = read_glb(&dir.path().join("vase.glb"));
     assert_closed_manifold(&weld(&mesh), "vase --no-remove-bg");
     // The whole 480x600 picture is the object.
@@ -323,7 +327,8 @@ fn several_pictures_in_one_run_and_quiet() {
             "duck.report.json"
         ]
     );
-    assert_eq!(validate_glbs_in(dir.path()), 2);
+    assert_eq!(glbs_in(dir.path()).len(), 2);
+    assert_eq!(validate_glbs_in(dir.path()), validated(2));
 }
 
 #[test]
@@ -335,7 +340,8 @@ fn output_folder_is_created() {
         files_in(&out),
         ["chair.glb", "chair.preview.png", "chair.report.json"]
     );
-    assert_eq!(validate_glbs_in(&out), 1);
+    assert_eq!(glbs_in(&out).len(), 1);
+    assert_eq!(validate_glbs_in(&out), validated(1));
 }
 
 #[test]

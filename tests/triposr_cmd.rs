@@ -158,6 +158,11 @@ fn triposr_runs_when_installed_and_faces_the_viewer() {
         assert!(f["load_ms"].as_f64().unwrap() > 0.0, "{f}");
     }
     assert_eq!(files[0]["execution_provider"], "CPU");
+    // No --threads: ONNX Runtime chooses (0), and the default precision is fp32.
+    assert_eq!(files[0]["intra_op_threads"], 0, "{t}");
+    assert_eq!(report["settings"]["ort_intra_op_threads"], 0);
+    assert_eq!(report["settings"]["precision"], "fp32");
+    assert_eq!(report["schema_version"], 3);
     assert_eq!(t["decoder_layout"], "mlp");
     let p = &t["preprocessing"];
     assert_eq!(p["framing"], "mask");
@@ -306,4 +311,60 @@ fn segmentation_model_then_triposr_on_an_opaque_photo() {
     assert!(report["foreground"]["segmentation"].is_null());
     assert_eq!(report["reconstruction"]["name"], "inflate");
     assert!(report["reconstruction"]["triposr"].is_null());
+}
+
+/// `--threads` reaches ONNX Runtime (each session's intra-op threads, in the report) and
+/// the heavy stages' pool; `--precision fp16` picks the segmentation model's fp16 file.
+#[test]
+fn threads_and_precision_reach_the_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = models_dir(dir.path(), true, true);
+    std::fs::copy(
+        test_model("segmentation.onnx"),
+        models.join("birefnet-lite/model_fp16.onnx"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let apple = example("apple.jpg");
+    let mut argv = vec![apple.as_os_str(), OsStr::new("-o"), out.as_os_str()];
+    argv.extend([OsStr::new("--models-dir"), models.as_os_str()]);
+    argv.extend(
+        [
+            "--device",
+            "cpu",
+            "--resolution",
+            "64",
+            "--texture-size",
+            "0",
+            "--no-preview",
+            "--threads",
+            "1",
+            "--precision",
+            "fp16",
+        ]
+        .map(OsStr::new),
+    );
+    run_ok(&argv);
+    let report = read_report(&out.join("apple.report.json"));
+    let settings = &report["settings"];
+    assert_eq!(settings["threads"], 1, "{settings}");
+    assert_eq!(settings["ort_intra_op_threads"], 1, "{settings}");
+    assert_eq!(settings["precision"], "fp16", "{settings}");
+    let seg = &report["foreground"]["segmentation"]["model"];
+    assert_eq!(seg["intra_op_threads"], 1, "{seg}");
+    assert!(
+        seg["path"].as_str().unwrap().ends_with("model_fp16.onnx"),
+        "{seg}"
+    );
+    // TripoSR has fp32 files only: they serve an fp16 run, with the threads asked for.
+    let encoder = &report["reconstruction"]["triposr"]["files"][0];
+    assert_eq!(encoder["name"], "triposr-encoder");
+    assert_eq!(encoder["intra_op_threads"], 1, "{encoder}");
+    assert!(
+        encoder["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("triposr_encoder.onnx")
+    );
+    assert_eq!(report["reconstruction"]["name"], "triposr");
 }

@@ -11,30 +11,24 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use img23d_models::doctor::{self, Diagnosis, Problem};
-use img23d_models::runtime::Precision;
-use img23d_models::store::{ModelState, ModelStore};
+use img23d_models::runtime::{Precision, RuntimeOptions};
+use img23d_models::store::{self, ModelState, ModelStore};
 use serde::Serialize;
 
-use crate::models_cmd::{ModelDirArgs, RuntimeArgs};
 use crate::{Error, Result};
 
 /// Version of the `--json` document; bumped when a field changes meaning or goes away.
 pub const DOCTOR_SCHEMA_VERSION: u32 = 1;
 
-/// Arguments of `img23d doctor`.
-#[derive(Debug, clap::Args)]
-pub struct DoctorArgs {
-    /// The models folder.
-    #[command(flatten)]
-    pub dir: ModelDirArgs,
-
-    /// ONNX Runtime settings (the library to look at: --ort-lib).
-    #[command(flatten)]
-    pub runtime: RuntimeArgs,
-
-    /// Print the findings as one JSON document (for scripts) instead of the screen.
-    #[arg(long)]
+/// What `img23d doctor` looks at and how it prints (from [`crate::cli::DoctorArgs`]).
+#[derive(Debug, Clone)]
+pub struct DoctorConfig {
+    /// One JSON document instead of the screen for people.
     pub json: bool,
+    /// The models folder; `None` resolves `$IMG23D_MODELS`, else the user's cache folder.
+    pub models_dir: Option<PathBuf>,
+    /// ONNX Runtime settings (the library to look at).
+    pub runtime: RuntimeOptions,
 }
 
 /// Everything `img23d doctor` reports (the `--json` document).
@@ -72,10 +66,9 @@ pub struct ModelRow {
 }
 
 /// Runs `img23d doctor`; returns the exit status (0 or 1).
-pub fn run(args: &DoctorArgs) -> Result<i32> {
-    let opts = args.runtime.to_options()?;
-    let store = args.dir.store()?;
-    let mut runtime = doctor::diagnose(&opts);
+pub fn run(config: &DoctorConfig) -> Result<i32> {
+    let store = ModelStore::new(store::resolve_models_dir(config.models_dir.as_deref())?);
+    let mut runtime = doctor::diagnose(&config.runtime);
     let models = models_report(&store, &mut runtime.problems)?;
     let report = DoctorReport {
         schema_version: DOCTOR_SCHEMA_VERSION,
@@ -83,7 +76,7 @@ pub fn run(args: &DoctorArgs) -> Result<i32> {
         runtime,
         models,
     };
-    let text = if args.json {
+    let text = if config.json {
         serde_json::to_string_pretty(&report)
             .map_err(|e| Error::io(std::io::Error::other(e), "<stdout>"))?
             + "\n"

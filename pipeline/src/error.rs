@@ -169,6 +169,20 @@ impl Error {
         }
     }
 
+    /// Wraps a meshing error as the failure of `stage` on `path` ([`Error::Stage`]), for
+    /// `map_err`.
+    pub fn stage(
+        stage: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(img23d_meshing::Error) -> Self + use<> {
+        let path = path.to_path_buf();
+        move |source| Self::Stage {
+            stage,
+            source,
+            path,
+        }
+    }
+
     /// The process exit code for this error: 2 for bad arguments, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -175,42 +175,7 @@ pub fn find_foreground(image: LoadedImage, options: &ForegroundOptions) -> Resul
     let mut keying = None;
     match method {
         ForegroundMethod::WholePicture => {}
-        ForegroundMethod::Alpha => {
-            let solid = Raster {
-                width: work.width,
-                height: work.height,
-                data: work.data.iter().map(|p| p[3] >= 0.5).collect(),
-            };
-            if !solid.data.iter().any(|&s| s) {
-                return Err(no_foreground(
-                    "the alpha channel is transparent everywhere (no pixel is at least half \
-                     opaque)",
-                    path,
-                ));
-            }
-            // Drop specks: pieces under 1% of the largest.
-            let (labels, sizes) = raster::components(&solid, true);
-            let largest = sizes.iter().copied().max().unwrap_or(0);
-            let keep: Vec<bool> = sizes.iter().map(|&s| s * 100 >= largest).collect();
-            let dilated_keep = {
-                let kept = Raster {
-                    width: work.width,
-                    height: work.height,
-                    data: labels
-                        .data
-                        .iter()
-                        .map(|&l| l != 0 && keep[l as usize])
-                        .collect(),
-                };
-                // Keep the soft rim of kept pieces (pixels below half opacity next to them).
-                raster::dilate(&kept, 2.0)
-            };
-            for (p, k) in work.data.iter_mut().zip(&dilated_keep.data) {
-                if !k {
-                    *p = [0.0; 4];
-                }
-            }
-        }
+        ForegroundMethod::Alpha => drop_alpha_specks(&mut work, path)?,
         ForegroundMethod::Keyed => {
             let (mask, stats) = key_background(&work, path)?;
             for (p, &m) in work.data.iter_mut().zip(&mask.data) {
@@ -221,6 +186,61 @@ pub fn find_foreground(image: LoadedImage, options: &ForegroundOptions) -> Resul
             keying = Some(stats);
         }
     }
+    let (bbox, coverage) = bbox_and_coverage(&work)
+        .ok_or_else(|| no_foreground("nothing is left of the object", path))?;
+    Ok(Foreground {
+        method,
+        premultiplied: work,
+        scale,
+        bbox,
+        coverage,
+        keying,
+    })
+}
+
+/// Clears the pixels of alpha specks: pieces (of pixels at least half opaque) under 1% of
+/// the largest, keeping the soft rim of the kept ones.
+fn drop_alpha_specks(work: &mut Raster<[f32; 4]>, path: &Path) -> Result<()> {
+    let solid = Raster {
+        width: work.width,
+        height: work.height,
+        data: work.data.iter().map(|p| p[3] >= 0.5).collect(),
+    };
+    if !solid.data.iter().any(|&s| s) {
+        return Err(no_foreground(
+            "the alpha channel is transparent everywhere (no pixel is at least half \
+             opaque)",
+            path,
+        ));
+    }
+    // Drop specks: pieces under 1% of the largest.
+    let (labels, sizes) = raster::components(&solid, true);
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let keep: Vec<bool> = sizes.iter().map(|&s| s * 100 >= largest).collect();
+    let dilated_keep = {
+        let kept = Raster {
+            width: work.width,
+            height: work.height,
+            data: labels
+                .data
+                .iter()
+                .map(|&l| l != 0 && keep[l as usize])
+                .collect(),
+        };
+        // Keep the soft rim of kept pieces (pixels below half opacity next to them).
+        raster::dilate(&kept, 2.0)
+    };
+    for (p, k) in work.data.iter_mut().zip(&dilated_keep.data) {
+        if !k {
+            *p = [0.0; 4];
+        }
+    }
+    Ok(())
+}
+
+/// The box `[x0, y0, x1, y1)` of the pixels at least half covered, and the fraction of
+/// the picture covered; `None` when no pixel is.
+fn bbox_and_coverage(work: &Raster<[f32; 4]>) -> Option<([usize; 4], f32)> {
     let (w, h) = (work.width, work.height);
     let mut bbox = [usize::MAX, usize::MAX, 0, 0];
     let mut covered = 0.0f64;
@@ -237,16 +257,9 @@ pub fn find_foreground(image: LoadedImage, options: &ForegroundOptions) -> Resul
         }
     }
     if bbox[0] == usize::MAX {
-        return Err(no_foreground("nothing is left of the object", path));
+        return None;
     }
-    Ok(Foreground {
-        method,
-        premultiplied: work,
-        scale,
-        bbox,
-        coverage: (covered / (w * h) as f64) as f32,
-        keying,
-    })
+    Some((bbox, (covered / (w * h) as f64) as f32))
 }
 
 fn no_foreground(reason: &str, path: &Path) -> Error {
@@ -311,38 +324,7 @@ fn key_background(img: &Raster<[f32; 4]>, path: &Path) -> Result<(Raster<bool>, 
     let close_to_background: Vec<bool> = (0..w * h)
         .map(|i| residual(i % w, i / w) <= tolerance)
         .collect();
-    let mut background = Raster::filled(w, h, false);
-    let mut stack: Vec<usize> = Vec::new();
-    for y in 0..h {
-        for x in 0..w {
-            let i = y * w + x;
-            if background.on_border(x, y) && close_to_background[i] {
-                background.data[i] = true;
-                stack.push(i);
-            }
-        }
-    }
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % w, i / w);
-        let mut visit = |j: usize| {
-            if !background.data[j] && close_to_background[j] {
-                background.data[j] = true;
-                stack.push(j);
-            }
-        };
-        if x > 0 {
-            visit(i - 1);
-        }
-        if x + 1 < w {
-            visit(i + 1);
-        }
-        if y > 0 {
-            visit(i - w);
-        }
-        if y + 1 < h {
-            visit(i + w);
-        }
-    }
+    let background = flood_from_border(&close_to_background, w, h);
     let object = Raster {
         width: w,
         height: h,
@@ -387,6 +369,44 @@ fn key_background(img: &Raster<[f32; 4]>, path: &Path) -> Result<(Raster<bool>, 
             components_dropped: pieces.saturating_sub(1),
         },
     ))
+}
+
+/// The pixels reached from the outermost ring through pixels `close` to the background
+/// (4-connected).
+fn flood_from_border(close: &[bool], w: usize, h: usize) -> Raster<bool> {
+    let mut background = Raster::filled(w, h, false);
+    let mut stack: Vec<usize> = Vec::new();
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if background.on_border(x, y) && close[i] {
+                background.data[i] = true;
+                stack.push(i);
+            }
+        }
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % w, i / w);
+        let mut visit = |j: usize| {
+            if !background.data[j] && close[j] {
+                background.data[j] = true;
+                stack.push(j);
+            }
+        };
+        if x > 0 {
+            visit(i - 1);
+        }
+        if x + 1 < w {
+            visit(i + 1);
+        }
+        if y > 0 {
+            visit(i - w);
+        }
+        if y + 1 < h {
+            visit(i + w);
+        }
+    }
+    background
 }
 
 /// Median absolute deviation scaled to a standard deviation (of distances from 0).

@@ -106,135 +106,12 @@ impl InflatedField {
         if object_pixels == 0 {
             return None;
         }
-        // Distance from each object pixel to the nearest background pixel centre; the
-        // raster's outside counts as background (pad by one ring).
-        let padded_bg = {
-            let w = n + 2;
-            let mut r = Raster::filled(w, w, true);
-            for y in 0..n {
-                for x in 0..n {
-                    r.data[(y + 1) * w + x + 1] = !solid.data[y * n + x];
-                }
-            }
-            r
-        };
-        let to_bg = raster::distance_to(&padded_bg);
-        // Ball radius d(c): to the pixel edge rather than the background pixel's centre.
-        let radius: Vec<f32> = (0..n * n)
-            .map(|i| {
-                if solid.data[i] {
-                    let (x, y) = (i % n, i / n);
-                    to_bg.value.data[(y + 1) * (n + 2) + x + 1].sqrt() - 0.5
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let f = Raster {
-            width: n,
-            height: n,
-            data: radius
-                .iter()
-                .zip(&solid.data)
-                .map(|(&r, &s)| if s { -(r * r) } else { f32::INFINITY })
-                .collect(),
-        };
-        let envelope = raster::distance_transform(&f);
-        // Radius of the ball attaining H at each object pixel, then its maximum over the
-        // 5x5 neighbourhood: on a pixelated edge the attaining ball flips between the big
-        // inscribed one and the pixel's own tiny one from pixel to pixel.
-        let ball = Raster {
-            width: n,
-            height: n,
-            data: (0..n * n)
-                .map(|i| {
-                    if solid.data[i] {
-                        radius
-                            .get(envelope.nearest.data[i] as usize)
-                            .copied()
-                            .unwrap_or(0.5)
-                            .max(0.5)
-                    } else {
-                        0.0
-                    }
-                })
-                .collect(),
-        };
-        let ball = max_filter(&ball, 2);
-        let thickest = radius.iter().copied().fold(0.5f32, f32::max);
-        // Outside the silhouette the envelope is attained by the small balls along the
-        // edge, which would make F steep there; continue H linearly instead: H = -2 R D, D
-        // the distance to the silhouette's edge, so F = D at z = 0 (a distance again). R is
-        // the nearest edge ball's radius at the edge (so H's slope carries on across it)
-        // and blends into the object's largest radius within FAR_BAND pixels, so the far
-        // field does not jump where the nearest part changes.
-        let to_object = raster::distance_to(&solid);
-        // Outside, also the slope |∇H| = 2R that H has away from the background's own
-        // medial axis (where the distance D has a ridge and a numerical gradient is 0).
-        let mut outside_slope = vec![0.0f32; n * n];
-        let mut h = Raster {
-            width: n,
-            height: n,
-            data: (0..n * n)
-                .map(|i| {
-                    if solid.data[i] {
-                        -envelope.value.data[i]
-                    } else {
-                        let q = to_object.nearest.data[i] as usize;
-                        let d = to_object.value.data[i].sqrt() - 0.5;
-                        let t = (d / FAR_BAND).clamp(0.0, 1.0);
-                        let s = t * t * (3.0 - 2.0 * t);
-                        let r = ball.data[q] + (thickest - ball.data[q]) * s;
-                        outside_slope[i] = 2.0 * r;
-                        -2.0 * r * d
-                    }
-                })
-                .collect(),
-        };
-        // Soften the pixel staircase of the binary silhouette (a 3x3 binomial blur moves
-        // the surface by well under a pixel).
-        binomial_blur(&mut h);
-        // Per pixel, in field units: H and |∇H|² (for the normaliser of F).
-        let pitch = 2.0 / n as f32;
+        let radius = edge_radius(&solid);
+        let (h, outside_slope) = height_map(&solid, &radius);
         let k = options.depth_scale;
-        let unit = pitch * k;
-        let table: Vec<[f32; 2]> = (0..n * n)
-            .map(|i| {
-                let (x, y) = (i % n, i / n);
-                let at = |x: usize, y: usize| h.data[y * n + x];
-                let gx = (at((x + 1).min(n - 1), y) - at(x.saturating_sub(1), y))
-                    / ((x + 1).min(n - 1) - x.saturating_sub(1)).max(1) as f32;
-                let gy = (at(x, (y + 1).min(n - 1)) - at(x, y.saturating_sub(1)))
-                    / ((y + 1).min(n - 1) - y.saturating_sub(1)).max(1) as f32;
-                let g2 = (gx * gx + gy * gy).max(outside_slope[i] * outside_slope[i]);
-                // H_field(x) = unit² H_px(x / pitch), so ∇H_field = pitch k² ∇H_px.
-                let g = pitch * k * k;
-                [h.data[i] * unit * unit, g2 * g * g]
-            })
-            .collect();
+        let table = field_table(&h, &outside_slope, k);
         let max_h = table.iter().map(|t| t[0]).fold(0.0f32, f32::max);
-        // Colors: from the nearest "core" pixel (past the cutout's untrusted edge band,
-        // and at least a pixel inside) outside the core; all object pixels when the
-        // object is too thin to have a core.
-        let band = cutout.edge_band.max(1.0);
-        let mut core = Raster {
-            width: n,
-            height: n,
-            data: radius.iter().map(|&r| r >= band).collect(),
-        };
-        if !core.data.iter().any(|&c| c) {
-            core = solid;
-        }
-        let nearest_core = raster::distance_to(&core);
-        let color = (0..n * n)
-            .map(|i| {
-                if core.data[i] {
-                    cutout.color.data[i]
-                } else {
-                    cutout.color.data[nearest_core.nearest.data[i] as usize]
-                }
-            })
-            .collect();
+        let color = core_colors(cutout, &radius, solid);
         Some(Self {
             size: n,
             table,
@@ -283,6 +160,158 @@ const NORM_H: f32 = 0.5;
 
 /// Points per parallel work item inside one batch.
 const CHUNK: usize = 4096;
+
+/// Per pixel of the `n`² silhouette: the radius of the largest ball centred there that
+/// stays inside it (0 outside), in pixels.
+fn edge_radius(solid: &Raster<bool>) -> Vec<f32> {
+    let n = solid.width;
+    // Distance from each object pixel to the nearest background pixel centre; the
+    // raster's outside counts as background (pad by one ring).
+    let padded_bg = {
+        let w = n + 2;
+        let mut r = Raster::filled(w, w, true);
+        for y in 0..n {
+            for x in 0..n {
+                r.data[(y + 1) * w + x + 1] = !solid.data[y * n + x];
+            }
+        }
+        r
+    };
+    let to_bg = raster::distance_to(&padded_bg);
+    // Ball radius d(c): to the pixel edge rather than the background pixel's centre.
+    (0..n * n)
+        .map(|i| {
+            if solid.data[i] {
+                let (x, y) = (i % n, i / n);
+                to_bg.value.data[(y + 1) * (n + 2) + x + 1].sqrt() - 0.5
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The height map H over the silhouette (the upper envelope of the balls, continued
+/// linearly outside) and, outside, the slope |∇H| it carries on with.
+fn height_map(solid: &Raster<bool>, radius: &[f32]) -> (Raster<f32>, Vec<f32>) {
+    let n = solid.width;
+    let f = Raster {
+        width: n,
+        height: n,
+        data: radius
+            .iter()
+            .zip(&solid.data)
+            .map(|(&r, &s)| if s { -(r * r) } else { f32::INFINITY })
+            .collect(),
+    };
+    let envelope = raster::distance_transform(&f);
+    // Radius of the ball attaining H at each object pixel, then its maximum over the
+    // 5x5 neighbourhood: on a pixelated edge the attaining ball flips between the big
+    // inscribed one and the pixel's own tiny one from pixel to pixel.
+    let ball = Raster {
+        width: n,
+        height: n,
+        data: (0..n * n)
+            .map(|i| {
+                if solid.data[i] {
+                    radius
+                        .get(envelope.nearest.data[i] as usize)
+                        .copied()
+                        .unwrap_or(0.5)
+                        .max(0.5)
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+    };
+    let ball = max_filter(&ball, 2);
+    let thickest = radius.iter().copied().fold(0.5f32, f32::max);
+    // Outside the silhouette the envelope is attained by the small balls along the
+    // edge, which would make F steep there; continue H linearly instead: H = -2 R D, D
+    // the distance to the silhouette's edge, so F = D at z = 0 (a distance again). R is
+    // the nearest edge ball's radius at the edge (so H's slope carries on across it)
+    // and blends into the object's largest radius within FAR_BAND pixels, so the far
+    // field does not jump where the nearest part changes.
+    let to_object = raster::distance_to(solid);
+    // Outside, also the slope |∇H| = 2R that H has away from the background's own
+    // medial axis (where the distance D has a ridge and a numerical gradient is 0).
+    let mut outside_slope = vec![0.0f32; n * n];
+    let mut h = Raster {
+        width: n,
+        height: n,
+        data: (0..n * n)
+            .map(|i| {
+                if solid.data[i] {
+                    -envelope.value.data[i]
+                } else {
+                    let q = to_object.nearest.data[i] as usize;
+                    let d = to_object.value.data[i].sqrt() - 0.5;
+                    let t = (d / FAR_BAND).clamp(0.0, 1.0);
+                    let s = t * t * (3.0 - 2.0 * t);
+                    let r = ball.data[q] + (thickest - ball.data[q]) * s;
+                    outside_slope[i] = 2.0 * r;
+                    -2.0 * r * d
+                }
+            })
+            .collect(),
+    };
+    // Soften the pixel staircase of the binary silhouette (a 3x3 binomial blur moves
+    // the surface by well under a pixel).
+    binomial_blur(&mut h);
+    (h, outside_slope)
+}
+
+/// Per pixel, in field units: `[H, |∇H|²]` of the height map `h` (pixels) with the
+/// thickness scale `k`.
+fn field_table(h: &Raster<f32>, outside_slope: &[f32], k: f32) -> Vec<[f32; 2]> {
+    let n = h.width;
+    // Per pixel, in field units: H and |∇H|² (for the normaliser of F).
+    let pitch = 2.0 / n as f32;
+    let unit = pitch * k;
+    (0..n * n)
+        .map(|i| {
+            let (x, y) = (i % n, i / n);
+            let at = |x: usize, y: usize| h.data[y * n + x];
+            let gx = (at((x + 1).min(n - 1), y) - at(x.saturating_sub(1), y))
+                / ((x + 1).min(n - 1) - x.saturating_sub(1)).max(1) as f32;
+            let gy = (at(x, (y + 1).min(n - 1)) - at(x, y.saturating_sub(1)))
+                / ((y + 1).min(n - 1) - y.saturating_sub(1)).max(1) as f32;
+            let g2 = (gx * gx + gy * gy).max(outside_slope[i] * outside_slope[i]);
+            // H_field(x) = unit² H_px(x / pitch), so ∇H_field = pitch k² ∇H_px.
+            let g = pitch * k * k;
+            [h.data[i] * unit * unit, g2 * g * g]
+        })
+        .collect()
+}
+
+/// Per pixel: the color of the nearest "core" pixel, past the cutout's untrusted edge
+/// band.
+fn core_colors(cutout: &Cutout, radius: &[f32], solid: Raster<bool>) -> Vec<[f32; 3]> {
+    let n = cutout.size;
+    // Colors: from the nearest "core" pixel (past the cutout's untrusted edge band,
+    // and at least a pixel inside) outside the core; all object pixels when the
+    // object is too thin to have a core.
+    let band = cutout.edge_band.max(1.0);
+    let mut core = Raster {
+        width: n,
+        height: n,
+        data: radius.iter().map(|&r| r >= band).collect(),
+    };
+    if !core.data.iter().any(|&c| c) {
+        core = solid;
+    }
+    let nearest_core = raster::distance_to(&core);
+    (0..n * n)
+        .map(|i| {
+            if core.data[i] {
+                cutout.color.data[i]
+            } else {
+                cutout.color.data[nearest_core.nearest.data[i] as usize]
+            }
+        })
+        .collect()
+}
 
 impl Field for InflatedField {
     fn name(&self) -> &str {

@@ -3,25 +3,30 @@
 //! Stage orchestration for the `img23d` command: load the picture, find the foreground,
 //! reconstruct an implicit field, extract and clean the mesh, texture it and export it.
 //!
+//! Each command has the same shape: a validated configuration (the command line in
+//! [`cli`] maps onto it), a short function that lists its stages, the stages in files
+//! named after them, and a typed report ([`report`]).
+//!
 //! | module | what it does |
 //! |---|---|
-//! | [`cli`] | the command line (clap): the main job and its subcommands |
-//! | [`config`] | the main job's raw arguments → validated [`config::RunConfig`] |
+//! | [`cli`] | the command line (clap): the main job, its subcommands, the shared runtime options; the only module that knows clap |
+//! | [`run`] | the main job, `img23d IMAGE... -o DIR`: [`run::RunConfig`] and the stages, one file per stage group |
+//! | [`depth_cmd`] | `img23d depth`: metric depth, point clouds and relief meshes |
+//! | [`mesh_cmd`] | `img23d mesh`: isosurface a `.npy` volume |
+//! | [`models_cmd`] | `img23d models`: list, fetch, verify, locate neural models |
+//! | [`stage`] | the one stage timer and the progress lines |
+//! | [`report`] | every command's `<stem>.report.json`, typed |
+//! | [`output`] | the output folder, file stems, removing a failed input's files |
 //! | [`image`] | loading pictures (any common format, EXIF orientation, size limits) |
 //! | [`foreground`] | finding the object (alpha or weight-free keying), crop and pad |
 //! | [`raster`] | distance transforms, morphology, components, resampling |
 //! | [`inflate`] | the weight-free reconstruction: the silhouette inflated into a field |
 //! | [`neural`] | background removal with a segmentation model, the TripoSR reconstruction, and the choice between them and the weight-free stages |
-//! | [`run`] | the main job: stage orchestration, timings, outputs |
-//! | [`report`] | `DIR/<stem>.report.json` |
+//! | [`appearance`] | the texture, the input camera, the fidelity check, the preview sheet |
 //! | [`error`] | the pipeline's error type and exit codes |
-//! | [`mesh_cmd`] | `img23d mesh`: isosurface a `.npy` volume |
-//! | [`models_cmd`] | `img23d models`: list, fetch, verify neural models |
-//! | [`depth_cmd`] | `img23d depth`: metric depth, point clouds and relief meshes |
 
 pub mod appearance;
 pub mod cli;
-pub mod config;
 pub mod depth_cmd;
 pub mod doctor_cmd;
 pub mod error;
@@ -31,8 +36,10 @@ pub mod inflate;
 pub mod mesh_cmd;
 pub mod models_cmd;
 pub mod neural;
+pub mod output;
 pub mod raster;
 pub mod report;
 pub mod run;
+pub mod stage;
 
 pub use error::{Error, Result};

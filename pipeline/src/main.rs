@@ -1,56 +1,36 @@
-//! The `img23d` command: parses the command line, runs the main job or a subcommand,
-//! prints one line per stage, and turns errors into one line on stderr and an exit code.
+//! The `img23d` command: parses the command line, maps it onto the command's validated
+//! configuration, runs the main job or a subcommand, and turns errors into one line on
+//! stderr and an exit code.
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-use img23d::cli::{Cli, Command};
-use img23d::config::RunConfig;
-use img23d::run::{Progress, StageEvent, prepare_models, prepare_output_dir, run_image_with};
-
-/// Prints each stage as `<file>: <stage> <ms> ms  <detail>` on stdout.
-struct Printer;
-
-impl Progress for Printer {
-    fn stage(&mut self, e: &StageEvent<'_>) {
-        let name = e
-            .input
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{name}: {:<14} {:>7.1} ms  {}",
-            e.name,
-            e.seconds * 1e3,
-            e.detail
-        );
-    }
-}
+use img23d::cli::Command;
+use img23d::run::{RunConfig, prepare_models, run_image_with};
+use img23d::stage::printer;
+use img23d::{Error, depth_cmd, doctor_cmd, mesh_cmd, models_cmd};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = img23d::cli::parse();
     init_tracing();
-    let code = match &cli.command {
-        Some(Command::Models(args)) => exit_code(img23d::models_cmd::run(args)),
-        Some(Command::Mesh(args)) => exit_code(img23d::mesh_cmd::run(args)),
-        Some(Command::Depth(args)) => exit_code(img23d::depth_cmd::run(args)),
-        Some(Command::Doctor(args)) => match img23d::doctor_cmd::run(args) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
-            }
-        },
-        None => match RunConfig::from_args(&cli.run) {
-            Ok(config) => run_main_job(&config),
-            Err(e) => {
-                eprintln!("error: {e}");
-                e.exit_code()
-            }
-        },
+    let result = match &cli.command {
+        Some(Command::Models(args)) => args
+            .to_config()
+            .and_then(|c| models_cmd::run(&c))
+            .map(|()| 0),
+        Some(Command::Mesh(args)) => args.to_config().and_then(|c| mesh_cmd::run(&c)).map(|()| 0),
+        Some(Command::Depth(args)) => args.to_config().and_then(|c| {
+            start_workers(c.runtime.intra_threads)?;
+            depth_cmd::run(&c).map(|()| 0)
+        }),
+        Some(Command::Doctor(args)) => args.to_config().and_then(|c| doctor_cmd::run(&c)),
+        None => cli.run.to_config().map(|c| run_main_job(&c)),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
     };
     device_note();
     ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -64,52 +44,38 @@ fn device_note() {
     }
 }
 
-/// Prints a subcommand's error (messages carry their causes and paths) and maps it to the
-/// process exit code.
-fn exit_code(result: img23d::Result<()>) -> i32 {
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
-    }
+/// Starts the worker threads of the heavy stages (0: one per core).
+fn start_workers(threads: usize) -> img23d::Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| Error::InvalidArgument {
+            name: "--threads",
+            expected: "a number of worker threads the system can start".into(),
+            got: format!("{threads} ({e})"),
+        })
 }
 
 /// Runs every picture; a failing picture does not stop the others. Returns the exit code:
 /// 0 when all succeeded, else the first failure's.
 fn run_main_job(config: &RunConfig) -> i32 {
-    if let Err(e) = rayon::ThreadPoolBuilder::new()
-        .num_threads(config.threads)
-        .build_global()
-    {
-        eprintln!("error: cannot start {} worker threads: {e}", config.threads);
-        return 1;
-    }
-    if let Err(e) = prepare_output_dir(&config.output_dir) {
-        eprintln!("error: {e}");
-        return e.exit_code();
-    }
-    // The neural models, once for all pictures (a forced model that is missing fails here).
-    let neural = match prepare_models(config) {
+    let prepared = start_workers(config.threads)
+        .and_then(|()| img23d::output::prepare_output_dir(&config.output_dir))
+        // The neural models, once for all pictures (a forced model that is missing fails here).
+        .and_then(|()| prepare_models(config));
+    let neural = match prepared {
         Ok(n) => n,
         Err(e) => {
             eprintln!("error: {e}");
             return e.exit_code();
         }
     };
-    let mut printer = Printer;
-    let mut silent = img23d::run::Silent;
-    let progress: &mut dyn Progress = if config.quiet {
-        &mut silent
-    } else {
-        &mut printer
-    };
+    let mut progress = printer(config.quiet);
     let mut code = 0;
     let mut any_done = false;
     for input in &config.images {
         let start = std::time::Instant::now();
-        match run_image_with(config, input, progress, &neural) {
+        match run_image_with(config, input, progress.as_mut(), &neural) {
             Ok(outcome) => {
                 any_done = true;
                 if !config.quiet {
@@ -118,12 +84,12 @@ fn run_main_job(config: &RunConfig) -> i32 {
                         .iter()
                         .map(|p| p.display().to_string())
                         .collect();
-                    println!(
+                    img23d::stage::say(&format!(
                         "{}: done in {:.2} s: {}",
                         input.display(),
                         start.elapsed().as_secs_f64(),
                         files.join(", ")
-                    );
+                    ));
                 }
             }
             Err(e) => {
@@ -135,7 +101,7 @@ fn run_main_job(config: &RunConfig) -> i32 {
         }
     }
     if any_done && !config.quiet {
-        println!("note: {}", neural.notice());
+        img23d::stage::say(&format!("note: {}", neural.notice()));
     }
     code
 }

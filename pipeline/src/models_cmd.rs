@@ -1,6 +1,5 @@
 //! `img23d models list|fetch|verify|path`: the neural models img23d knows, where they are
-//! installed, downloading and re-checking them. Also home of the flags every command that
-//! runs a model shares ([`RuntimeArgs`], [`ModelDirArgs`]).
+//! installed, downloading and re-checking them.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,147 +10,42 @@ use img23d_models::store::{self, FetchOptions, FileCheck, ModelState, ModelStore
 
 use crate::{Error, Result};
 
-/// Where the models live and whether the network may be used.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ModelDirArgs {
-    /// Models folder. By default, $IMG23D_MODELS, else the user's cache folder
-    /// (~/.cache/img23d/models on Linux).
-    #[arg(long, value_name = "DIR", global = true)]
-    pub models_dir: Option<PathBuf>,
-
-    /// Never touch the network: use installed or given model files only.
-    #[arg(long, global = true)]
-    pub offline: bool,
-}
-
-impl ModelDirArgs {
-    /// The models store these flags describe.
-    pub fn store(&self) -> Result<ModelStore> {
-        let dir = store::resolve_models_dir(self.models_dir.as_deref())?;
-        Ok(ModelStore::new(dir).with_offline(self.offline))
-    }
-}
-
-/// ONNX Runtime settings shared by every command that runs a model.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RuntimeArgs {
-    /// Where models run: auto (CUDA when available, else CPU), cpu, cuda[:N], tensorrt[:N].
-    /// An explicitly requested GPU that cannot start is an error.
-    #[arg(long, value_name = "DEVICE", default_value = "auto", global = true)]
-    pub device: String,
-
-    /// The ONNX Runtime library (libonnxruntime.so) or a folder holding it. By default:
-    /// $ORT_DYLIB_PATH, an installed onnxruntime / onnxruntime-gpu Python package, then
-    /// the system library path.
-    #[arg(long, value_name = "PATH", global = true)]
-    pub ort_lib: Option<PathBuf>,
-
-    /// Threads per operator (0: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0, global = true)]
-    pub threads: usize,
-
-    /// Graph optimisation level: disable, basic, extended, all.
-    #[arg(long, value_name = "LEVEL", default_value = "all", global = true)]
-    pub opt_level: String,
-
-    /// Weight precision where a model has both: fp32, fp16, or auto (fp16 for Depth Pro
-    /// when it runs on a GPU, else fp32).
-    #[arg(long, value_name = "P", default_value = "auto", global = true)]
-    pub precision: String,
-}
-
-impl Default for RuntimeArgs {
-    fn default() -> Self {
-        Self {
-            device: "auto".into(),
-            ort_lib: None,
-            threads: 0,
-            opt_level: "all".into(),
-            precision: "auto".into(),
-        }
-    }
-}
-
-fn invalid(name: &'static str, e: runtime::ParseOptionError) -> Error {
-    Error::InvalidArgument {
-        name,
-        expected: e.expected.to_string(),
-        got: e.got,
-    }
-}
-
-impl RuntimeArgs {
-    /// Validates the flags into [`RuntimeOptions`].
-    pub fn to_options(&self) -> Result<RuntimeOptions> {
-        Ok(RuntimeOptions {
-            ort_lib: self.ort_lib.clone(),
-            device: self
-                .device
-                .parse::<Device>()
-                .map_err(|e| invalid("--device", e))?,
-            intra_threads: self.threads,
-            opt_level: self
-                .opt_level
-                .parse::<OptLevel>()
-                .map_err(|e| invalid("--opt-level", e))?,
-            precision: if self.precision_is_auto() {
-                Precision::Fp32
-            } else {
-                self.precision
-                    .parse::<Precision>()
-                    .map_err(|e| invalid("--precision", e))?
-            },
-            ..RuntimeOptions::default()
-        })
-    }
-
-    /// True when `--precision` is `auto` (the default): fp32, except where a command
-    /// picks fp16 for a GPU (`img23d depth`).
-    pub fn precision_is_auto(&self) -> bool {
-        self.precision.trim().eq_ignore_ascii_case("auto")
-    }
-}
-
-/// Arguments of `img23d models`.
-#[derive(Debug, clap::Args)]
-pub struct ModelsArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: ModelsAction,
-
-    /// Models folder and network use.
-    #[command(flatten)]
-    pub dir: ModelDirArgs,
-
-    /// ONNX Runtime settings.
-    #[command(flatten)]
-    pub runtime: RuntimeArgs,
-}
-
-/// The `img23d models` subcommands.
-#[derive(Debug, clap::Subcommand)]
+/// What `img23d models` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelsAction {
     /// Show every known model: precision, state, size, licence.
     List,
-    /// Download a model's files (resumes; checks size and SHA-256 before installing).
+    /// Download a model's files.
     Fetch {
-        /// The model's name (see `img23d models list`).
+        /// The model's registry name.
         name: String,
     },
     /// Re-check installed files against their recorded SHA-256.
     Verify {
-        /// Only this model (default: every installed one).
+        /// Only this model; by default, every installed one.
         name: Option<String>,
-        /// Also load each model with ONNX Runtime and check its inputs/outputs against
-        /// the contract its wrapper expects.
-        #[arg(long)]
+        /// Also load each model and check its signature against its contract.
         signatures: bool,
     },
     /// Print where a model's main file lives (or would be installed).
     Path {
-        /// The model's name.
+        /// The model's registry name.
         name: String,
     },
+}
+
+/// `img23d models` settings.
+#[derive(Debug, Clone)]
+pub struct ModelsConfig {
+    /// What to do.
+    pub action: ModelsAction,
+    /// The models folder; `None` resolves `$IMG23D_MODELS`, else the user's cache folder.
+    pub models_dir: Option<PathBuf>,
+    /// Never touch the network.
+    pub offline: bool,
+    /// ONNX Runtime settings (for `list` and `verify --signatures`; `fetch` and `path`
+    /// read the precision).
+    pub runtime: RuntimeOptions,
 }
 
 fn human(bytes: u64) -> String {
@@ -175,16 +69,17 @@ fn out(line: impl AsRef<str>) -> Result<()> {
 }
 
 /// Runs `img23d models …`.
-pub fn run(args: &ModelsArgs) -> Result<()> {
-    let store = args.dir.store()?;
-    let opts = args.runtime.to_options()?;
-    match &args.action {
-        ModelsAction::List => list(&store, &opts),
-        ModelsAction::Fetch { name } => fetch(&store, name, &opts),
+pub fn run(config: &ModelsConfig) -> Result<()> {
+    let dir = store::resolve_models_dir(config.models_dir.as_deref())?;
+    let store = ModelStore::new(dir).with_offline(config.offline);
+    let opts = &config.runtime;
+    match &config.action {
+        ModelsAction::List => list(&store, opts),
+        ModelsAction::Fetch { name } => fetch(&store, name, opts),
         ModelsAction::Verify { name, signatures } => {
-            verify(&store, name.as_deref(), *signatures, &opts)
+            verify(&store, name.as_deref(), *signatures, opts)
         }
-        ModelsAction::Path { name } => path(&store, name, &opts),
+        ModelsAction::Path { name } => path(&store, name, opts),
     }
 }
 
@@ -367,24 +262,6 @@ fn path(store: &ModelStore, name: &str, opts: &RuntimeOptions) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runtime_args_are_validated() {
-        let a = RuntimeArgs {
-            device: "cuda:1".into(),
-            precision: "fp16".into(),
-            ..RuntimeArgs::default()
-        };
-        let o = a.to_options().unwrap();
-        assert_eq!((o.device, o.precision), (Device::Cuda(1), Precision::Fp16));
-        let bad = RuntimeArgs {
-            device: "gpu".into(),
-            ..RuntimeArgs::default()
-        };
-        let e = bad.to_options().unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("invalid --device"), "{e}");
-    }
 
     #[test]
     fn sizes_are_human() {

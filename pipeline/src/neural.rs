@@ -36,7 +36,7 @@ use crate::report::TriposrReport;
 use crate::{Error, Result};
 
 /// `--model`: which reconstruction to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelChoice {
     /// TripoSR when it is installed, else the built-in inflation (saying so).
@@ -49,7 +49,7 @@ pub enum ModelChoice {
 }
 
 /// `--bg`: how the object is told from the background.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackgroundChoice {
     /// The picture's alpha if it has real transparency, else the segmentation model if
@@ -328,6 +328,10 @@ pub struct ModelUsed {
     /// Loading it (session creation and checks), milliseconds: once per run, shared by
     /// the run's pictures.
     pub load_ms: f64,
+    /// Threads inside one operator its ONNX Runtime session was built with (`--threads`;
+    /// 0: ONNX Runtime's own choice, one per physical core); `null` when the file's
+    /// weights run in Rust instead.
+    pub intra_op_threads: Option<usize>,
 }
 
 /// TripoSR's preprocessing as applied to one picture (`run.py` + `tsr/utils.py`).
@@ -455,10 +459,14 @@ impl TripoSr {
                 path: encoder_path.clone(),
                 execution_provider: encoder.execution_provider().to_string(),
                 load_ms: encoder_ms,
+                intra_op_threads: Some(runtime.intra_threads),
             },
             ModelUsed {
                 name: TRIPOSR_DECODER,
                 path: decoder_path,
+                // The MLP-only layout may run in Rust (`Decoder::runs_on`).
+                intra_op_threads: (!decoder.runs_on().starts_with("Rust"))
+                    .then_some(runtime.intra_threads),
                 execution_provider: decoder.runs_on(),
                 load_ms: decoder_ms,
             },
@@ -637,6 +645,7 @@ pub fn load_segmenter_timed(
         path,
         execution_provider: segmenter.execution_provider().to_string(),
         load_ms: ms(t),
+        intra_op_threads: Some(runtime.intra_threads),
     };
     Ok((segmenter, file))
 }

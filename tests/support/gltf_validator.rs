@@ -89,6 +89,12 @@ pub fn validator_dir() -> PathBuf {
     }
 }
 
+/// Whether the validator can run here (`node` is on PATH); where it cannot, [`validate`]
+/// skips outside CI and fails in CI.
+pub fn available() -> bool {
+    node_available()
+}
+
 fn node_available() -> bool {
     Command::new("node")
         .arg("--version")

@@ -1,11 +1,8 @@
-//! `DIR/<stem>.report.json`: what one run of the main job read, which settings and
-//! reconstruction it used, how long each stage took, what it produced.
-//!
-//! The report is plain data ([`Report`], serde); [`write_report`] writes it atomically.
-//! Keys are stable: scripts and the tests read them. Bump [`REPORT_VERSION`] when a key
-//! changes meaning.
+//! The main job's report, `DIR/<stem>.report.json` ([`ImageReport`]): what one run read,
+//! which settings and reconstruction it used, what it produced and how long each stage
+//! took. The fields every report shares are described in [`crate::report`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use img23d_meshing::atlas::AtlasStats;
 use img23d_meshing::bake::BakeStats;
@@ -14,22 +11,18 @@ use img23d_meshing::extract::ExtractStats;
 use img23d_meshing::render::Camera;
 use img23d_meshing::topology::TopologyReport;
 
-use crate::cli::Format;
+use super::{Header, OutputFile, Timings};
 use crate::foreground::{ForegroundMethod, KeyingStats};
 use crate::image::ImageInfo;
 use crate::inflate::InflateStats;
-use crate::{Error, Result};
-
-/// Version of the report's layout.
-pub const REPORT_VERSION: u32 = 2;
+use crate::output::Format;
 
 /// One run of the main job on one picture.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
-    /// Layout version ([`REPORT_VERSION`]).
-    pub report_version: u32,
-    /// Program versions.
-    pub versions: Versions,
+pub struct ImageReport {
+    /// `schema_version`, `command` (`img23d`), `img23d_version`.
+    #[serde(flatten)]
+    pub header: Header,
     /// The picture read.
     pub input: ImageInfo,
     /// The settings used.
@@ -41,32 +34,16 @@ pub struct Report {
     /// The marching-cubes extraction's counters and timings.
     pub extraction: ExtractStats,
     /// The final mesh.
-    pub mesh: MeshReport,
+    pub mesh: MeshSummary,
     /// Colors, texture and material.
     pub appearance: AppearanceReport,
     /// The asset seen from the input camera against the picture.
     pub fidelity: FidelityReport,
     /// Files written (besides this report).
     pub outputs: Vec<OutputFile>,
-    /// Wall time of each stage, in order.
-    pub stages: Vec<StageTime>,
-    /// Wall time of the whole picture, milliseconds.
-    pub total_ms: f64,
-}
-
-/// Program versions.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Versions {
-    /// The `img23d` package (and its workspace crates, which share it).
-    pub img23d: &'static str,
-}
-
-impl Default for Versions {
-    fn default() -> Self {
-        Self {
-            img23d: env!("CARGO_PKG_VERSION"),
-        }
-    }
+    /// `stages` and `total_ms`.
+    #[serde(flatten)]
+    pub timings: Timings,
 }
 
 /// The settings of the run, as validated.
@@ -82,8 +59,13 @@ pub struct Settings {
     pub foreground_ratio: f32,
     /// Whether the object was looked for (false with `--no-remove-bg`).
     pub remove_background: bool,
-    /// Worker threads used.
+    /// Worker threads of the heavy stages (`--threads`, 0 resolved to the core count).
     pub threads: usize,
+    /// Threads inside one ONNX Runtime operator, as the sessions were built
+    /// (`--threads`; 0: ONNX Runtime's own choice, one per physical core).
+    pub ort_intra_op_threads: usize,
+    /// Weight precision asked for (`--precision`): `fp32` or `fp16`.
+    pub precision: String,
     /// `--model` as given.
     pub model: crate::neural::ModelChoice,
     /// `--bg` as given.
@@ -159,7 +141,7 @@ pub struct TriposrReport {
 
 /// The final mesh.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct MeshReport {
+pub struct MeshSummary {
     /// Vertices.
     pub vertices: usize,
     /// Triangles.
@@ -198,7 +180,7 @@ pub struct AppearanceReport {
     /// assets only).
     pub bake: Option<BakeStats>,
     /// Vertices of the textured mesh (seams duplicate vertices; the PLY keeps the
-    /// welded mesh of [`MeshReport`]).
+    /// welded mesh of [`MeshSummary`]).
     pub textured_vertices: Option<usize>,
     /// The material's metalness.
     pub metallic: f32,
@@ -226,34 +208,4 @@ pub struct FidelityReport {
     pub mask_pixels: usize,
     /// Pixels the render covers.
     pub render_pixels: usize,
-}
-
-/// A file written.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct OutputFile {
-    /// Its format (`glb`, `ply`, `obj`, or e.g. `mtl`, `png` for companions).
-    pub format: String,
-    /// Where.
-    pub path: PathBuf,
-    /// Size in bytes.
-    pub bytes: u64,
-}
-
-/// One stage's wall time.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct StageTime {
-    /// Stage name (`load`, `foreground`, `reconstruction`, `extraction`, ...).
-    pub name: &'static str,
-    /// Milliseconds.
-    pub ms: f64,
-}
-
-/// Writes `report` as pretty JSON to `path`, atomically.
-pub fn write_report(path: &Path, report: &Report) -> Result<()> {
-    let mut json = serde_json::to_vec_pretty(report).map_err(img23d_meshing::Error::from)?;
-    json.push(b'\n');
-    img23d_meshing::io::write_bytes_atomic(path, &json).map_err(|e| match e {
-        img23d_meshing::Error::Io { source, path } => Error::Io { source, path },
-        other => Error::Meshing(other),
-    })
 }
