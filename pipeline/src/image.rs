@@ -159,7 +159,7 @@ pub fn load_image(path: &Path, limits: &Limits) -> Result<LoadedImage> {
         has_alpha,
         orientation: orientation_name(orientation).to_string(),
     };
-    let rgba = image.into_rgba32f();
+    let rgba = to_rgba32f(&image, path)?;
     Ok(LoadedImage { info, rgba })
 }
 
@@ -258,6 +258,46 @@ fn check_complete(format: ImageFormat, bytes: &[u8]) -> std::result::Result<(), 
         _ => {}
     }
     Ok(())
+}
+
+/// The picture as straight RGBA in `[0, 1]`, like `DynamicImage::into_rgba32f` (each
+/// sample divided by its type's maximum), into a buffer allocated fallibly: a 100 MP
+/// picture needs 1.6 GB here, and running out of memory must be an error, not an abort.
+fn to_rgba32f(image: &DynamicImage, path: &Path) -> Result<Rgba32FImage> {
+    fn extend<P>(img: &image::ImageBuffer<P, Vec<P::Subpixel>>, max: f32, out: &mut Vec<f32>)
+    where
+        P: image::Pixel,
+        P::Subpixel: Into<f32>,
+    {
+        for p in img.pixels() {
+            out.extend(p.to_rgba().0.map(|v| (v.into() / max).clamp(0.0, 1.0)));
+        }
+    }
+    let (w, h) = (image.width(), image.height());
+    let n = (w as usize)
+        .checked_mul(h as usize)
+        .and_then(|p| p.checked_mul(4))
+        .ok_or_else(|| unsupported("a picture too large to address", path))?;
+    let mut out =
+        img23d_meshing::limits::try_vec_with_capacity::<f32>(n, "the picture in float RGBA")?;
+    match image {
+        DynamicImage::ImageLuma8(b) => extend(b, 255.0, &mut out),
+        DynamicImage::ImageLumaA8(b) => extend(b, 255.0, &mut out),
+        DynamicImage::ImageRgb8(b) => extend(b, 255.0, &mut out),
+        DynamicImage::ImageRgba8(b) => extend(b, 255.0, &mut out),
+        DynamicImage::ImageLuma16(b) => extend(b, 65535.0, &mut out),
+        DynamicImage::ImageLumaA16(b) => extend(b, 65535.0, &mut out),
+        DynamicImage::ImageRgb16(b) => extend(b, 65535.0, &mut out),
+        DynamicImage::ImageRgba16(b) => extend(b, 65535.0, &mut out),
+        DynamicImage::ImageRgb32F(b) => out.extend(b.pixels().flat_map(|p| {
+            let [r, g, bl] = p.0;
+            [r, g, bl, 1.0]
+        })),
+        DynamicImage::ImageRgba32F(b) => out.extend_from_slice(b.as_raw()),
+        other => return Ok(other.to_rgba32f()),
+    }
+    Rgba32FImage::from_raw(w, h, out)
+        .ok_or_else(|| unsupported("a picture whose pixel count does not match its size", path))
 }
 
 /// Checks a header's size against `limits`.
