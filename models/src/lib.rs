@@ -12,6 +12,7 @@
 //! | [`registry`] | the known models: files, checksums, licences, export recipes |
 //! | [`store`] | the models folder, its lock file, fetch / verify / locate |
 //! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
+//! | [`onnx_graph`] | a streaming reader (and a small writer) for ONNX protobuf graphs |
 //! | [`resample`] | image resampling shared by the models' preprocessing |
 //! | [`triposr`] | TripoSR: preprocessing, triplane sampling, decoder MLP, the field |
 //! | [`segmentation`] | background removal with rembg-style models (u2net, IS-Net, BiRefNet) |
@@ -41,6 +42,7 @@ pub mod contracts;
 pub mod depth_pro;
 pub mod download;
 pub mod error;
+pub mod onnx_graph;
 pub mod registry;
 pub mod resample;
 pub mod runtime;

@@ -13,7 +13,6 @@ pub mod decoder;
 pub mod field;
 pub mod mlp;
 pub mod model;
-pub mod onnx_graph;
 pub mod preprocess;
 pub mod synthetic;
 pub mod triplane;

@@ -23,9 +23,9 @@ use crate::{ExecutionProvider, RuntimeOptions, load_session, load_session_any};
 use super::decoder::{DecoderLayout, OrtGraphDecoder, OrtMlp, extract_mlp, mlp_to_onnx};
 use super::field::{MlpExec, TriplaneField};
 use super::mlp::{Linear, Mlp};
-use super::onnx_graph::{OnnxError, OnnxModel};
 use super::preprocess::{IMAGENET_MEAN, IMAGENET_STD, Preprocessed, normalize_imagenet};
 use super::triplane::{RADIUS, Triplane, TriplaneError};
+use crate::onnx_graph::{OnnxError, OnnxModel};
 
 /// Features per point the decoder contracts fix (3 planes × 40 channels).
 pub const FEATURES: usize = 120;
