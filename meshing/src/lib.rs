@@ -32,6 +32,7 @@
 pub mod atlas;
 pub mod bake;
 pub mod cleanup;
+pub(crate) mod connectivity;
 pub mod convert_coordinates;
 pub mod depth;
 pub mod error;
