@@ -44,8 +44,8 @@ pub mod limits;
 pub mod material;
 pub mod mesh;
 pub mod npy;
-pub(crate) mod raster;
 pub mod render;
+pub(crate) mod scan_convert;
 pub mod simplify;
 pub mod topology;
 
