@@ -22,12 +22,13 @@ use std::time::Instant;
 
 use img23d_meshing::Field;
 use img23d_meshing::cleanup::{ComponentOptions, KeepComponents, remove_small_components};
-use img23d_meshing::convert_coordinates::{fit_to_height, triposr_to_gltf};
+use img23d_meshing::convert_coordinates::fit_to_height;
 use img23d_meshing::export::{GlbOptions, write_glb, write_obj, write_ply};
 use img23d_meshing::extract::{ExtractOptions, color_vertices, extract};
 use img23d_meshing::field::TransformedField;
 use img23d_meshing::topology::analyze;
 use img23d_meshing::{Asset, Mesh};
+use img23d_models::triposr::triposr_to_gltf;
 
 use crate::appearance::{
     self, FIDELITY_SIZE, InputCamera, fidelity_of, input_view, textured_material,

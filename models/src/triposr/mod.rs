@@ -11,6 +11,7 @@
 
 pub mod decoder;
 pub mod field;
+pub mod frame;
 pub mod mlp;
 pub mod model;
 pub mod preprocess;
@@ -19,6 +20,7 @@ pub mod triplane;
 
 pub use decoder::DecoderLayout;
 pub use field::{DENSITY_THRESHOLD, MlpExec, TriplaneField};
+pub use frame::triposr_to_gltf;
 pub use model::{Decoder, DecoderOptions, Encoder, MlpBackend, Normalization, TriposrError};
 pub use preprocess::{PreprocessOptions, Preprocessed, preprocess};
 pub use triplane::Triplane;
