@@ -15,6 +15,9 @@ pub mod frame;
 pub mod mlp;
 pub mod model;
 pub mod preprocess;
+// A test fixture, not API: compiled for this crate's tests and, through the `test-support`
+// feature, for benches, examples and the root package's tests.
+#[cfg(any(test, feature = "test-support"))]
 pub mod synthetic;
 pub mod triplane;
 
