@@ -25,7 +25,7 @@ use img23d_meshing::{Asset, Field, Limits, Material, Mesh};
 use img23d_models::triposr::triposr_to_gltf;
 
 use crate::foreground::{Foreground, resample_straight};
-use crate::raster::Window;
+use crate::mask_ops::Window;
 
 /// Side of the square the fidelity check renders and compares, in pixels.
 pub const FIDELITY_SIZE: u32 = 512;

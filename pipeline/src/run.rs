@@ -38,10 +38,10 @@ use crate::config::{RunConfig, output_stem};
 use crate::foreground::{ForegroundOptions, cut_out, find_foreground};
 use crate::image::load_image;
 use crate::inflate::{InflateOptions, InflatedField};
+use crate::mask_ops::Window;
 use crate::neural::{
     BackgroundMethod, NeuralModels, ReconstructionChoice, TriposrOutput, masked_picture, segment,
 };
-use crate::raster::Window;
 use crate::report::{
     AppearanceReport, FidelityReport, ForegroundReport, MeshReport, OutputFile,
     ReconstructionReport, Report, Settings, StageTime, Versions, write_report,
