@@ -1,6 +1,6 @@
 //! Texture baking: a [`Field`]'s color sampled over a mesh's UV atlas into an RGBA image.
 //!
-//! 1. Every triangle is scan-converted in UV space (texel centres, see `raster`); the
+//! 1. Every triangle is scan-converted in UV space (texel centres, see `scan_convert`); the
 //!    surface point of each covered texel is the barycentric blend of the triangle's
 //!    3D corners. Rows are split into bands of [`BAND_ROWS`] texels, processed in
 //!    parallel (rayon), each band taking the triangles binned to it.
@@ -18,7 +18,7 @@ use image::RgbaImage;
 
 use crate::export::to_u8;
 use crate::limits::try_vec_with_capacity;
-use crate::raster::RasterTriangle;
+use crate::scan_convert::RasterTriangle;
 use crate::{Error, Field, Limits, Mesh, Result};
 
 /// Texel rows per parallel band.

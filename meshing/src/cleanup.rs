@@ -9,6 +9,7 @@
 //!   does not shrink the surface. Defaults `λ = 0.5`, `μ = -0.53` are the paper's
 //!   (pass-band `k_PB = 1/λ + 1/μ ≈ 0.1`). The umbrella operator uses uniform weights.
 
+use crate::connectivity::{DisjointSets, vertex_neighbours};
 use crate::mesh::{cross, length, sub};
 use crate::{Error, Mesh, Result};
 
@@ -58,32 +59,20 @@ impl Default for ComponentOptions {
     }
 }
 
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        parent[x as usize] = parent[parent[x as usize] as usize];
-        x = parent[x as usize];
-    }
-    x
-}
-
 /// Connected components: a component id per triangle and the area of each component.
 pub fn triangle_components(mesh: &Mesh) -> (Vec<u32>, Vec<f64>) {
     let n = mesh.positions.len();
-    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut sets = DisjointSets::new(n);
     for t in &mesh.triangles {
-        let r0 = find(&mut parent, t[0]);
         for &v in &t[1..] {
-            let r = find(&mut parent, v);
-            if r != r0 {
-                parent[r as usize] = r0;
-            }
+            sets.union(t[0], v);
         }
     }
     let mut id = vec![u32::MAX; n];
     let mut areas: Vec<f64> = Vec::new();
     let mut comp = Vec::with_capacity(mesh.triangles.len());
     for t in &mesh.triangles {
-        let r = find(&mut parent, t[0]) as usize;
+        let r = sets.find(t[0]) as usize;
         if id[r] == u32::MAX {
             id[r] = areas.len() as u32;
             areas.push(0.0);
@@ -184,29 +173,6 @@ impl Default for TaubinOptions {
     }
 }
 
-/// Vertex neighbours (through triangle edges) in compressed rows.
-fn neighbours(mesh: &Mesh) -> (Vec<u32>, Vec<u32>) {
-    let n = mesh.positions.len();
-    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(mesh.triangles.len() * 6);
-    for t in &mesh.triangles {
-        for k in 0..3 {
-            let (a, b) = (t[k], t[(k + 1) % 3]);
-            pairs.push((a, b));
-            pairs.push((b, a));
-        }
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut start = vec![0u32; n + 1];
-    for &(a, _) in &pairs {
-        start[a as usize + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    (start, pairs.into_iter().map(|(_, b)| b).collect())
-}
-
 fn laplacian_step(src: &[[f32; 3]], dst: &mut [[f32; 3]], start: &[u32], adj: &[u32], f: f32) {
     let step = |(v, out): (usize, &mut [f32; 3])| {
         let nb = &adj[start[v] as usize..start[v + 1] as usize];
@@ -252,7 +218,7 @@ pub fn taubin_smooth(mesh: &mut Mesh, options: &TaubinOptions) -> Result<()> {
     if iterations == 0 {
         return Ok(());
     }
-    let (start, adj) = neighbours(mesh);
+    let (start, adj) = vertex_neighbours(mesh.positions.len(), &mesh.triangles);
     let mut tmp = mesh.positions.clone();
     for _ in 0..iterations {
         laplacian_step(&mesh.positions, &mut tmp, &start, &adj, lambda);
@@ -333,7 +299,7 @@ mod tests {
         assert!((after / before - 1.0).abs() < 0.01, "{before} -> {after}");
         // Plain Laplacian smoothing (mu = 0 is refused; compare a lambda-only run).
         let mut lap = m.clone();
-        let (start, adj) = neighbours(&lap);
+        let (start, adj) = vertex_neighbours(lap.positions.len(), &lap.triangles);
         let mut tmp = lap.positions.clone();
         for _ in 0..10 {
             laplacian_step(&lap.positions, &mut tmp, &start, &adj, 0.5);

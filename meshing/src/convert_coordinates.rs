@@ -1,12 +1,10 @@
-//! The one module where frames change: affine transforms, the conversion of each model's
-//! own frame into glTF's (+Y up, object facing +Z, meters), and fitting a mesh to a
-//! requested size.
+//! The frame machinery: affine transforms, the output frame (glTF's: +Y up, object
+//! facing +Z, meters), the conversion of the frames this crate itself defines into it,
+//! and fitting a mesh to a requested size.
 //!
-//! * TripoSR's raw frame is Z-up with the input camera on the +X side (its renderer
-//!   comment: "x back, y right, z up"; its own viewer fix `to_gradio_3d_orientation`
-//!   maps `(x, y, z) -> (-y, z, -x)`, see `tsr/utils.py` in VAST-AI-Research/TripoSR).
-//!   That map alone leaves the object facing -Z; [`triposr_to_gltf`] adds the half turn
-//!   about +Y so the side the input picture shows faces +Z, as glTF asks.
+//! * A neural model's own frame is a fact about that model and is converted where the
+//!   model lives: TripoSR's is `img23d_models::triposr::triposr_to_gltf`, a
+//!   [`Transform`] built here.
 //! * The built-in inflation field is defined directly in glTF's frame.
 //! * Depth maps are back-projected in OpenCV's camera frame (x right, y down, z forward,
 //!   the convention of Open3D and MoGe); [`opencv_camera_to_gltf`] turns that into glTF's
@@ -185,13 +183,6 @@ impl Transform {
     }
 }
 
-/// TripoSR's frame to glTF's: `(x, y, z) -> (y, z, x)`. This is the upstream viewer's
-/// `(x, y, z) -> (-y, z, -x)` followed by a half turn about +Y, so Z-up becomes Y-up and
-/// the input camera's side (+X in TripoSR) faces +Z. A rotation (determinant +1).
-pub const fn triposr_to_gltf() -> Transform {
-    Transform::linear([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-}
-
 /// OpenCV's camera frame (x right, y down, z forward, the camera at the origin) to glTF's
 /// (x right, y up, z toward the viewer): `(x, y, z) -> (x, -y, -z)`. A half turn about +X
 /// (determinant +1), so triangle winding is kept. The camera stays at the origin and now
@@ -224,25 +215,6 @@ mod tests {
 
     fn close(a: [f32; 3], b: [f32; 3]) -> bool {
         (0..3).all(|i| (a[i] - b[i]).abs() < 1e-5)
-    }
-
-    #[test]
-    fn triposr_up_becomes_y_and_camera_side_faces_z() {
-        let t = triposr_to_gltf();
-        assert_eq!(
-            t.apply_point([0.0, 0.0, 1.0]),
-            [0.0, 1.0, 0.0],
-            "Z-up -> Y-up"
-        );
-        assert_eq!(
-            t.apply_point([1.0, 0.0, 0.0]),
-            [0.0, 0.0, 1.0],
-            "camera side -> +Z"
-        );
-        assert!(
-            (t.determinant() - 1.0).abs() < 1e-6,
-            "a rotation, not a mirror"
-        );
     }
 
     #[test]

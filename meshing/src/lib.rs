@@ -9,7 +9,9 @@
 //! ## Conventions (written once, here and on the types)
 //!
 //! * Output frame: glTF's — right-handed, +Y up, the object faces +Z, meters.
-//!   Every conversion from a model's own frame lives in [`convert_coordinates`].
+//!   Transforms and the conversions of this crate's own frames live in
+//!   [`convert_coordinates`]; a neural model's frame is converted beside the model
+//!   (`img23d_models`), with those transforms.
 //! * Triangles are counter-clockwise seen from outside (outward normals).
 //! * Vertex colors are sRGB-encoded floats in `[0, 1]`, as in the input picture; the GLB
 //!   writer converts them to linear for `COLOR_0` (glTF vertex colors are linear).
@@ -32,6 +34,7 @@
 pub mod atlas;
 pub mod bake;
 pub mod cleanup;
+pub(crate) mod connectivity;
 pub mod convert_coordinates;
 pub mod depth;
 pub mod error;
@@ -43,8 +46,8 @@ pub mod limits;
 pub mod material;
 pub mod mesh;
 pub mod npy;
-pub(crate) mod raster;
 pub mod render;
+pub(crate) mod scan_convert;
 pub mod simplify;
 pub mod topology;
 

@@ -12,7 +12,8 @@ use crate::MeshError;
 ///
 /// * **Frame.** Meshes leaving the pipeline are in glTF's frame: right-handed, +Y up, the
 ///   object faces +Z, units are meters. Meshes straight out of extraction are in their
-///   field's own frame; [`crate::convert_coordinates`] is the only place that changes frames.
+///   field's own frame; frames change only through [`crate::convert_coordinates`]'s
+///   transforms (a neural model's own frame is converted beside the model).
 /// * **Winding.** Triangles are counter-clockwise seen from outside, so
 ///   `(b - a) × (c - a)` points outward.
 /// * **Colors** are sRGB-encoded in `[0, 1]` (like the input picture), not linear.

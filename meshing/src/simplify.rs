@@ -6,6 +6,7 @@
 //! a closed mesh stays closed; vertices keep their original positions and attributes.
 
 use crate::cleanup::filter_triangles;
+use crate::connectivity::{edge_runs, sorted_half_edges, vertex_neighbours};
 use crate::{Error, Mesh, Result};
 
 /// Rounds of "simplify, lock the vertices around non-manifold edges, simplify again".
@@ -14,54 +15,19 @@ const MAX_LOCK_ROUNDS: usize = 8;
 /// Vertices of the triangles that touch an edge not shared by exactly two consistently
 /// oriented triangles.
 fn edge_defects(triangles: &[[u32; 3]]) -> Vec<u32> {
-    let mut edges: Vec<(u32, u32, bool, u32)> = Vec::with_capacity(triangles.len() * 3);
-    for (ti, t) in triangles.iter().enumerate() {
-        for k in 0..3 {
-            let (a, b) = (t[k], t[(k + 1) % 3]);
-            edges.push((a.min(b), a.max(b), a < b, ti as u32));
-        }
-    }
-    edges.sort_unstable();
+    let half = sorted_half_edges(triangles);
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < edges.len() {
-        let mut j = i + 1;
-        while j < edges.len() && edges[j].0 == edges[i].0 && edges[j].1 == edges[i].1 {
-            j += 1;
-        }
-        let bad = j - i != 2 || edges[i].2 == edges[i + 1].2;
+    for run in edge_runs(&half) {
+        let bad = run.len() != 2 || run[0].forward == run[1].forward;
         if bad {
-            for e in &edges[i..j] {
-                out.extend(triangles[e.3 as usize]);
+            for e in run {
+                out.extend(triangles[e.triangle() as usize]);
             }
         }
-        i = j;
     }
     out.sort_unstable();
     out.dedup();
     out
-}
-
-/// Vertex neighbours in compressed rows `(start, neighbours)`.
-fn vertex_adjacency(mesh: &Mesh) -> (Vec<u32>, Vec<u32>) {
-    let n = mesh.vertex_count();
-    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(mesh.triangles.len() * 6);
-    for t in &mesh.triangles {
-        for k in 0..3 {
-            pairs.push((t[k], t[(k + 1) % 3]));
-            pairs.push((t[(k + 1) % 3], t[k]));
-        }
-    }
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut start = vec![0u32; n + 1];
-    for &(a, _) in &pairs {
-        start[a as usize + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    (start, pairs.into_iter().map(|(_, b)| b).collect())
 }
 
 /// Options of [`simplify`].
@@ -207,7 +173,8 @@ pub fn simplify_with_report(
         }
         // Vertices that collapsed into the defect came from its neighbourhood in the
         // original mesh: lock a ring that doubles in depth each round.
-        let adjacency = adjacency.get_or_insert_with(|| vertex_adjacency(mesh));
+        let adjacency = adjacency
+            .get_or_insert_with(|| vertex_neighbours(mesh.vertex_count(), &mesh.triangles));
         let mut frontier: Vec<u32> = defects;
         for v in &frontier {
             locks[*v as usize] = true;

@@ -6,6 +6,7 @@
 //! deterministic.
 
 use crate::Mesh;
+use crate::connectivity::{DisjointSets, edge_runs, sorted_half_edges};
 use crate::mesh::{cross, length, sub};
 
 /// What [`analyze`] found.
@@ -89,59 +90,31 @@ pub fn analyze(mesh: &Mesh) -> TopologyReport {
         })
         .count();
 
-    // Edges: (min, max, +1 if traversed min->max else -1, triangle).
-    let mut edges: Vec<(u32, u32, i8, u32)> = Vec::with_capacity(tris.len() * 3);
-    for (ti, t) in tris.iter().enumerate() {
-        for k in 0..3 {
-            let (a, b) = (t[k], t[(k + 1) % 3]);
-            if a == b {
-                continue;
-            }
-            let (lo, hi, dir) = if a < b { (a, b, 1) } else { (b, a, -1) };
-            edges.push((lo, hi, dir, ti as u32));
-        }
-    }
-    edges.sort_unstable();
-    let mut i = 0;
-    while i < edges.len() {
-        let mut j = i + 1;
-        while j < edges.len() && edges[j].0 == edges[i].0 && edges[j].1 == edges[i].1 {
-            j += 1;
-        }
+    // Edges (a degenerate edge, both ends one vertex, is no edge).
+    let half = sorted_half_edges(tris);
+    for run in edge_runs(&half).filter(|r| !r[0].is_degenerate()) {
         report.edges += 1;
-        match j - i {
+        match run.len() {
             1 => report.boundary_edges += 1,
             2 => {
-                if edges[i].2 == edges[i + 1].2 {
+                if run[0].forward == run[1].forward {
                     report.misoriented_edges += 1;
                 }
             }
             _ => report.nonmanifold_edges += 1,
         }
-        i = j;
     }
 
     // Components over triangles, joined through shared vertices (union-find on vertices).
-    let mut parent: Vec<u32> = (0..n as u32).collect();
-    fn find(parent: &mut [u32], mut x: u32) -> u32 {
-        while parent[x as usize] != x {
-            parent[x as usize] = parent[parent[x as usize] as usize];
-            x = parent[x as usize];
-        }
-        x
-    }
+    let mut sets = DisjointSets::new(n);
     for t in tris {
-        let r0 = find(&mut parent, t[0]);
         for &v in &t[1..] {
-            let r = find(&mut parent, v);
-            if r != r0 {
-                parent[r as usize] = r0;
-            }
+            sets.union(t[0], v);
         }
     }
     let mut roots: Vec<u32> = (0..n as u32)
         .filter(|&v| used[v as usize])
-        .map(|v| find(&mut parent, v))
+        .map(|v| sets.find(v))
         .collect();
     roots.sort_unstable();
     roots.dedup();
@@ -184,7 +157,7 @@ fn count_nonmanifold_vertices(n: usize, tris: &[[u32; 3]]) -> usize {
     let mut bad = 0;
     // Scratch reused across vertices: for each incident triangle, its two other vertices.
     let mut links: Vec<(u32, u32)> = Vec::new();
-    let mut comp: Vec<usize> = Vec::new();
+    let mut comp = DisjointSets::default();
     for v in 0..n {
         let inc = &incident[start[v] as usize..start[v + 1] as usize];
         if inc.len() < 2 {
@@ -199,28 +172,17 @@ fn count_nonmanifold_vertices(n: usize, tris: &[[u32; 3]]) -> usize {
             }
         }
         // Union-find over the link's triangles via shared "other" vertices.
-        comp.clear();
-        comp.extend(0..links.len());
-        fn root(c: &mut [usize], mut x: usize) -> usize {
-            while c[x] != x {
-                c[x] = c[c[x]];
-                x = c[x];
-            }
-            x
-        }
+        comp.reset(links.len());
         for a in 0..links.len() {
             for b in a + 1..links.len() {
                 let (p, q) = (links[a], links[b]);
                 if p.0 == q.0 || p.0 == q.1 || p.1 == q.0 || p.1 == q.1 {
-                    let (ra, rb) = (root(&mut comp, a), root(&mut comp, b));
-                    if ra != rb {
-                        comp[ra] = rb;
-                    }
+                    comp.union(b as u32, a as u32);
                 }
             }
         }
-        let r0 = root(&mut comp, 0);
-        if (1..links.len()).any(|k| root(&mut comp, k) != r0) {
+        let r0 = comp.find(0);
+        if (1..links.len() as u32).any(|k| comp.find(k) != r0) {
             bad += 1;
         }
     }

@@ -10,7 +10,10 @@
 //!
 //! Options: `--device cpu|cuda` (default cpu), `--points N` (default 262144),
 //! `--repeat N` (default 5), `--extract 256,512` (extraction resolutions, default 256;
-//! the decoder is `triposr::synthetic`, whose surface is a bumpy sphere), `--ort-lib PATH`. ONNX Runtime is found as `img23d_models::runtime` finds it
+//! the decoder is `triposr::synthetic`, whose surface is a bumpy sphere),
+//! `--extract-repeat N` (rounds of extraction, default 1), `--ort-lib PATH`. The paths
+//! take turns (each round times every path once), so a change of load on a shared
+//! machine hits them alike. ONNX Runtime is found as `img23d_models::runtime` finds it
 //! (`ORT_DYLIB_PATH`, the `onnxruntime-gpu` / `onnxruntime` Python packages, ...); a
 //! requested CUDA device that cannot start is an error. Besides wall-clock points per
 //! second it prints points per CPU-second of this process, which stays meaningful on a
@@ -82,6 +85,7 @@ fn main() -> Result<()> {
     let mut n = 1usize << 18;
     let mut repeat = 5usize;
     let mut extract: Vec<usize> = vec![256];
+    let mut extract_repeat = 1usize;
     let mut ort_lib: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -89,6 +93,12 @@ fn main() -> Result<()> {
             "--device" => device = args.next().context("--device needs a value")?,
             "--points" => n = args.next().context("--points needs a value")?.parse()?,
             "--repeat" => repeat = args.next().context("--repeat needs a value")?.parse()?,
+            "--extract-repeat" => {
+                extract_repeat = args
+                    .next()
+                    .context("--extract-repeat needs a value")?
+                    .parse()?
+            }
             "--ort-lib" => ort_lib = Some(args.next().context("--ort-lib needs a path")?.into()),
             "--extract" => {
                 extract = args
@@ -168,20 +178,23 @@ fn main() -> Result<()> {
         rayon::current_num_threads()
     );
     let mut out = vec![0.0f32; n];
-    for (name, field) in &fields {
+    for (_, field) in &fields {
         field.eval_scalar(&pts, &mut out)?; // warm up
-        let mut best_wall = f64::INFINITY;
-        let mut best_cpu = f64::INFINITY;
-        for _ in 0..repeat {
+    }
+    // The paths take turns, so a change of load on a shared machine hits them alike.
+    let mut best = vec![(f64::INFINITY, f64::INFINITY); fields.len()];
+    for _ in 0..repeat {
+        for ((_, field), (best_wall, best_cpu)) in fields.iter().zip(&mut best) {
             let c0 = cpu_seconds();
             let t0 = Instant::now();
             field.eval_scalar(&pts, &mut out)?;
-            let wall = t0.elapsed().as_secs_f64();
-            best_wall = best_wall.min(wall);
+            *best_wall = best_wall.min(t0.elapsed().as_secs_f64());
             if let (Some(a), Some(b)) = (c0, cpu_seconds()) {
-                best_cpu = best_cpu.min(b - a);
+                *best_cpu = best_cpu.min(b - a);
             }
         }
+    }
+    for ((name, _), &(best_wall, best_cpu)) in fields.iter().zip(&best) {
         let per_cpu = if best_cpu.is_finite() && best_cpu > 0.0 {
             format!("{:>8.0} k points per CPU-second", n as f64 / best_cpu / 1e3)
         } else {
@@ -194,28 +207,33 @@ fn main() -> Result<()> {
     }
     for &res in &extract {
         println!("extraction at {res}^3 (coarse-to-fine), synthetic TripoSR-sized object:");
-        for (name, field) in &fields {
-            let opts = ExtractOptions {
-                resolution: res,
-                ..ExtractOptions::default()
-            };
-            let c0 = cpu_seconds();
-            let t0 = Instant::now();
-            let ex = extract_mesh(field, &opts)?;
-            let wall = t0.elapsed().as_secs_f64();
-            let cpu = match (c0, cpu_seconds()) {
-                (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
-                _ => String::new(),
-            };
-            let s = &ex.stats;
-            println!(
-                "  {name:<36} {wall:>6.2} s wall, {cpu}; {} evaluations ({:.1}% of the grid), \
-                 eval {:.2} s, {} triangles",
-                s.evaluations,
-                100.0 * s.evaluation_fraction,
-                s.eval_seconds,
-                s.triangles
-            );
+        let opts = ExtractOptions {
+            resolution: res,
+            ..ExtractOptions::default()
+        };
+        for round in 0..extract_repeat {
+            if extract_repeat > 1 {
+                println!("  round {} of {extract_repeat}:", round + 1);
+            }
+            for (name, field) in &fields {
+                let c0 = cpu_seconds();
+                let t0 = Instant::now();
+                let ex = extract_mesh(field, &opts)?;
+                let wall = t0.elapsed().as_secs_f64();
+                let cpu = match (c0, cpu_seconds()) {
+                    (Some(a), Some(b)) => format!("{:.2} CPU-s", b - a),
+                    _ => String::new(),
+                };
+                let s = &ex.stats;
+                println!(
+                    "  {name:<36} {wall:>6.2} s wall, {cpu}; {} evaluations ({:.1}% of the grid), \
+                     eval {:.2} s, {} triangles",
+                    s.evaluations,
+                    100.0 * s.evaluation_fraction,
+                    s.eval_seconds,
+                    s.triangles
+                );
+            }
         }
     }
     Ok(())

@@ -13,7 +13,8 @@
 //! | [`registry`] | the known models: files, checksums, licences, export recipes |
 //! | [`store`] | the models folder, its lock file, fetch / verify / locate |
 //! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
-//! | [`resample`] | image resampling shared by the models' preprocessing |
+//! | [`onnx_graph`] | a streaming reader (and a small writer) for ONNX protobuf graphs |
+//! | [`resample`] | the one image resampler: filtered resize (models' preprocessing, the pipeline's cut-outs and textures) and Depth Pro's PyTorch bilinear |
 //! | [`triposr`] | TripoSR: preprocessing, triplane sampling, decoder MLP, the field |
 //! | [`segmentation`] | background removal with rembg-style models (u2net, IS-Net, BiRefNet) |
 //! | [`error`] | the crate's [`Error`], grouped by fault ([`ErrorKind`]) |
@@ -43,6 +44,7 @@ pub mod depth_pro;
 pub mod doctor;
 pub mod download;
 pub mod error;
+pub mod onnx_graph;
 pub mod registry;
 pub mod resample;
 pub mod runtime;

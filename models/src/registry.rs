@@ -7,9 +7,12 @@
 //! its API). Otherwise the fetch takes size and SHA-256 from the hub's API at fetch time
 //! and records them in the lock file beside the models, so later runs verify against
 //! them (see [`crate::store`]). No URL or checksum here is made up; repository names and
-//! file paths come from `shared/reference/triposr.md` §6 and `depthpro.md` §2.1, and
-//! entries marked *unverified layout* have not been opened (no weights can be downloaded
-//! on the development machines).
+//! file paths are those of each hub repository's own file listing (the entry's
+//! `homepage`: <https://huggingface.co/fernandotonon/QtMeshEditor-triposr-onnx> for
+//! TripoSR, <https://huggingface.co/onnx-community/DepthPro-ONNX> for Depth Pro,
+//! <https://huggingface.co/onnx-community/BiRefNet_lite> for segmentation), and entries
+//! marked *unverified layout* have not been opened (no weights can be downloaded on the
+//! development machines).
 //!
 //! Models without a public ONNX export (Zero123++) are listed with the export recipe the
 //! project documents, and no files.
@@ -344,8 +347,8 @@ static BUILTIN: [ModelEntry; 6] = [
         source: Source::ExportRecipe {
             recipe: "export the UNet (with reference attention unrolled: a read pass and a \
                      write pass), the VAE encoder/decoder and the CLIP vision encoder of \
-                     sudo-ai/zero123plus-v1.2 with torch.onnx.export (opset 17) as described \
-                     in shared/reference/zero123pp_t2i.md §1.8, then put the files in \
+                     sudo-ai/zero123plus-v1.2 with torch.onnx.export (opset 17; the pipeline is \
+                     https://github.com/SUDO-AI-3D/zero123plus, diffusers-support/pipeline.py), then put the files in \
                      <models>/zero123pp/; the contract is defined with its wrapper",
         },
         variants: &[],
@@ -365,8 +368,9 @@ static BUILTIN: [ModelEntry; 6] = [
         source: Source::ExportRecipe {
             recipe: "`pip install optimum[exporters]` then `optimum-cli export onnx --model \
                      stabilityai/sd-turbo --task text-to-image <models>/sd-turbo/` (Optimum \
-                     layout: text_encoder/, unet/, vae_decoder/, tokenizer/); see \
-                     shared/reference/zero123pp_t2i.md §3",
+                     layout: text_encoder/, unet/, vae_decoder/, tokenizer/; the I/O names are \
+                     those of https://github.com/huggingface/optimum, \
+                     optimum/exporters/onnx/model_configs.py)",
         },
         variants: &[],
         contracts: &[],

@@ -18,13 +18,14 @@ use std::path::Path;
 use image::{GrayImage, RgbaImage};
 use img23d_meshing::atlas::{Atlas, AtlasOptions, AtlasStats, build_atlas};
 use img23d_meshing::bake::{BakeOptions, BakeStats, bake_texture_with_stats};
-use img23d_meshing::convert_coordinates::{Transform, triposr_to_gltf};
+use img23d_meshing::convert_coordinates::Transform;
 use img23d_meshing::export::encode_png;
 use img23d_meshing::render::{Camera, Fidelity, PreviewOptions, Projection, fidelity};
 use img23d_meshing::{Asset, Field, Limits, Material, Mesh};
+use img23d_models::triposr::triposr_to_gltf;
 
 use crate::foreground::{Foreground, resample_straight};
-use crate::raster::Window;
+use crate::mask_ops::Window;
 
 /// Side of the square the fidelity check renders and compares, in pixels.
 pub const FIDELITY_SIZE: u32 = 512;

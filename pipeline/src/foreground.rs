@@ -23,7 +23,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use crate::image::LoadedImage;
-use crate::raster::{self, Raster, Window};
+use crate::mask_ops::{self, Raster, Window};
 use crate::{Error, Result};
 
 /// Longest side of the raster the foreground is looked for on; larger pictures are
@@ -150,7 +150,7 @@ pub fn find_foreground(image: LoadedImage, options: &ForegroundOptions) -> Resul
             ((sw as f64 / scale).round() as usize).max(1),
             ((sh as f64 / scale).round() as usize).max(1),
         );
-        raster::resample_slice(
+        mask_ops::resample_slice(
             pixels,
             sw,
             sh,
@@ -162,7 +162,7 @@ pub fn find_foreground(image: LoadedImage, options: &ForegroundOptions) -> Resul
             },
             aw,
             ah,
-            raster::Outside::Ignore,
+            mask_ops::Outside::Ignore,
         )
     } else {
         Raster {
@@ -214,7 +214,7 @@ fn drop_alpha_specks(work: &mut Raster<[f32; 4]>, path: &Path) -> Result<()> {
         ));
     }
     // Drop specks: pieces under 1% of the largest.
-    let (labels, sizes) = raster::components(&solid, true);
+    let (labels, sizes) = mask_ops::components(&solid, true);
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let keep: Vec<bool> = sizes.iter().map(|&s| s * 100 >= largest).collect();
     let dilated_keep = {
@@ -228,7 +228,7 @@ fn drop_alpha_specks(work: &mut Raster<[f32; 4]>, path: &Path) -> Result<()> {
                 .collect(),
         };
         // Keep the soft rim of kept pieces (pixels below half opacity next to them).
-        raster::dilate(&kept, 2.0)
+        mask_ops::dilate(&kept, 2.0)
     };
     for (p, k) in work.data.iter_mut().zip(&dilated_keep.data) {
         if !k {
@@ -347,11 +347,11 @@ fn key_background(img: &Raster<[f32; 4]>, path: &Path) -> Result<(Raster<bool>, 
         ));
     }
     let radius = (w.max(h) as f32 * 0.002).round().max(1.0);
-    let cleaned = raster::close(&raster::open(&object, radius), radius);
-    let (_, sizes) = raster::components(&cleaned, true);
+    let cleaned = mask_ops::close(&mask_ops::open(&object, radius), radius);
+    let (_, sizes) = mask_ops::components(&cleaned, true);
     let pieces = sizes.len() - 1;
-    let largest = raster::largest_component(&cleaned);
-    let filled = raster::fill_holes(&largest);
+    let largest = mask_ops::largest_component(&cleaned);
+    let filled = mask_ops::fill_holes(&largest);
     if filled.data.iter().filter(|&&o| o).count() < min_pixels {
         return Err(no_foreground(
             "only specks differ from the background; give a picture with the object on a \
@@ -561,7 +561,13 @@ pub fn resample_straight(
     window: Window,
     size: usize,
 ) -> (Raster<f32>, Raster<[f32; 3]>) {
-    let square = raster::resample(&fg.premultiplied, window, size, size, raster::Outside::Zero);
+    let square = mask_ops::resample(
+        &fg.premultiplied,
+        window,
+        size,
+        size,
+        mask_ops::Outside::Zero,
+    );
     let mut mask = Raster::filled(size, size, 0.0f32);
     let mut color = Raster::filled(size, size, [0.0f32; 3]);
     for ((p, m), c) in square.data.iter().zip(&mut mask.data).zip(&mut color.data) {

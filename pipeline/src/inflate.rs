@@ -15,7 +15,7 @@
 //! ```
 //!
 //! the upper envelope of the balls' squared half-thicknesses. `H` is one generalised
-//! distance transform (Felzenszwalb & Huttenlocher, see [`crate::raster`]) of
+//! distance transform (Felzenszwalb & Huttenlocher, see [`crate::mask_ops`]) of
 //! `f(c) = -d(c)²`, so it costs two linear passes over the pixels. It is exact at pixel
 //! centres and interpolated bilinearly in between; no integer heights, so no terracing.
 //!
@@ -45,7 +45,7 @@ use rayon::prelude::*;
 use img23d_meshing::{Bounds, Field, FieldError, Inside, Surface};
 
 use crate::foreground::Cutout;
-use crate::raster::{self, Raster};
+use crate::mask_ops::{self, Raster};
 
 /// Settings of the inflation.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -177,7 +177,7 @@ fn edge_radius(solid: &Raster<bool>) -> Vec<f32> {
         }
         r
     };
-    let to_bg = raster::distance_to(&padded_bg);
+    let to_bg = mask_ops::distance_to(&padded_bg);
     // Ball radius d(c): to the pixel edge rather than the background pixel's centre.
     (0..n * n)
         .map(|i| {
@@ -204,7 +204,7 @@ fn height_map(solid: &Raster<bool>, radius: &[f32]) -> (Raster<f32>, Vec<f32>) {
             .map(|(&r, &s)| if s { -(r * r) } else { f32::INFINITY })
             .collect(),
     };
-    let envelope = raster::distance_transform(&f);
+    let envelope = mask_ops::distance_transform(&f);
     // Radius of the ball attaining H at each object pixel, then its maximum over the
     // 5x5 neighbourhood: on a pixelated edge the attaining ball flips between the big
     // inscribed one and the pixel's own tiny one from pixel to pixel.
@@ -233,7 +233,7 @@ fn height_map(solid: &Raster<bool>, radius: &[f32]) -> (Raster<f32>, Vec<f32>) {
     // the nearest edge ball's radius at the edge (so H's slope carries on across it)
     // and blends into the object's largest radius within FAR_BAND pixels, so the far
     // field does not jump where the nearest part changes.
-    let to_object = raster::distance_to(solid);
+    let to_object = mask_ops::distance_to(solid);
     // Outside, also the slope |∇H| = 2R that H has away from the background's own
     // medial axis (where the distance D has a ridge and a numerical gradient is 0).
     let mut outside_slope = vec![0.0f32; n * n];
@@ -301,7 +301,7 @@ fn core_colors(cutout: &Cutout, radius: &[f32], solid: Raster<bool>) -> Vec<[f32
     if !core.data.iter().any(|&c| c) {
         core = solid;
     }
-    let nearest_core = raster::distance_to(&core);
+    let nearest_core = mask_ops::distance_to(&core);
     (0..n * n)
         .map(|i| {
             if core.data[i] {
@@ -442,7 +442,7 @@ fn check_len(points: usize, out: usize) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raster::Window;
+    use crate::mask_ops::Window;
 
     /// A cutout of `n × n` pixels whose mask is `inside(x, y)` (field coordinates), with
     /// color red on the left half and blue on the right.
@@ -623,7 +623,7 @@ mod tests {
             height: n,
             data: solid.iter().map(|&s| !s).collect(),
         };
-        let to_bg = raster::distance_to(&bg);
+        let to_bg = mask_ops::distance_to(&bg);
         let balls: Vec<([f32; 2], f32)> = (0..n * n)
             .filter(|&i| solid[i])
             .map(|i| {

@@ -19,7 +19,7 @@
 //! | [`output`] | the output folder, file stems, removing a failed input's files |
 //! | [`image`] | loading pictures (any common format, EXIF orientation, size limits) |
 //! | [`foreground`] | finding the object (alpha or weight-free keying), crop and pad |
-//! | [`raster`] | distance transforms, morphology, components, resampling |
+//! | [`mask_ops`] | 2-D masks: distance transforms, morphology, components, hole filling (and the `Raster` face of the resampler) |
 //! | [`inflate`] | the weight-free reconstruction: the silhouette inflated into a field |
 //! | [`neural`] | background removal with a segmentation model, the TripoSR reconstruction, and the choice between them and the weight-free stages |
 //! | [`appearance`] | the texture, the input camera, the fidelity check, the preview sheet |
@@ -33,11 +33,11 @@ pub mod error;
 pub mod foreground;
 pub mod image;
 pub mod inflate;
+pub mod mask_ops;
 pub mod mesh_cmd;
 pub mod models_cmd;
 pub mod neural;
 pub mod output;
-pub mod raster;
 pub mod report;
 pub mod run;
 pub mod stage;

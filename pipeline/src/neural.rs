@@ -11,20 +11,20 @@
 //! * **TripoSR**: the picture with its mask goes through TripoSR's own preprocessing
 //!   ([`img23d_models::triposr::preprocess`]), the encoder gives a triplane, the decoder a
 //!   [`TriplaneField`] in TripoSR's frame, which is seen in glTF's frame through
-//!   [`triposr_to_gltf`] (`meshing::convert_coordinates`) so that extraction, cleanup,
+//!   [`triposr_to_gltf`] (`models::triposr::frame`) so that extraction, cleanup,
 //!   appearance and export run exactly as for every reconstruction.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::{GrayImage, RgbImage, RgbaImage};
-use img23d_meshing::convert_coordinates::triposr_to_gltf;
 use img23d_meshing::field::TransformedField;
 use img23d_models::registry::ModelId;
 use img23d_models::runtime::Precision;
 use img23d_models::segmentation::{OutputActivation, SegmentationSpec, Segmenter};
 use img23d_models::store::{ModelState, ModelStore};
 use img23d_models::triposr::preprocess::{PreprocessOptions, Preprocessed, preprocess};
+use img23d_models::triposr::triposr_to_gltf;
 use img23d_models::triposr::{
     Decoder, DecoderLayout, DecoderOptions, Encoder, Normalization, TriplaneField, TriposrError,
 };
@@ -563,7 +563,7 @@ impl TripoSr {
     }
 }
 
-/// TripoSR's field seen in glTF's frame (`convert_coordinates::triposr_to_gltf`).
+/// TripoSR's field seen in glTF's frame (`img23d_models::triposr::triposr_to_gltf`).
 pub fn in_gltf_frame(
     field: TriplaneField,
     input: &Path,

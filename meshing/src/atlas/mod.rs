@@ -5,30 +5,34 @@
 //!
 //! Stages (see the submodules):
 //!
-//! 1. `charts`: best-first growth of charts over edge adjacency under a normal-cone
+//! 1. `segment`: best-first growth of charts over edge adjacency under a normal-cone
 //!    bound, a few Lloyd iterations that regrow all charts at once from their most
-//!    central triangles (compact charts pack well), orthogonal projection of each chart
-//!    along its mean normal, splitting of any chart whose projection overlaps itself,
-//!    and merging of few-triangle charts into neighbours that take them without overlap.
-//!    Components too small to give charts more than a few texels across are cut into
-//!    two hemisphere charts (equal-area map of directions from their centroid) where
-//!    that flattens with low stretch and no overlap, and otherwise use a wider cone:
-//!    fewer charts, so less of the square goes to padding;
-//! 2. `pack`: minimum-area-rectangle orientation, then raster packing of the charts'
+//!    central triangles (compact charts pack well);
+//! 2. `flatten`: orthogonal projection of each chart along its mean normal, splitting of
+//!    any chart whose projection overlaps itself, and merging of few-triangle charts into
+//!    neighbours that take them without overlap. Components too small to give charts
+//!    more than a few texels across are cut into two hemisphere charts (equal-area map
+//!    of directions from their centroid) where that flattens with low stretch and no
+//!    overlap, and otherwise use a wider cone: fewer charts, so less of the square goes
+//!    to padding. The 2-D helpers (signed areas, the overlap test and grid) are in
+//!    `geometry`;
+//! 3. `pack`: minimum-area-rectangle orientation, then raster packing of the charts'
 //!    dilated cell masks (largest first, lowest free position, four quarter turns) at the
 //!    largest scale that fits;
-//! 3. measurement: texel utilisation (texel centres covered at the target texture size)
+//! 4. measurement: texel utilisation (texel centres covered at the target texture size)
 //!    and stretch (Sander et al. 2001, "Texture mapping progressive meshes": the
 //!    normalised L2 stretch over the surface, and the worst anisotropy σ1/σ2).
 
-mod charts;
+mod flatten;
+mod geometry;
 mod pack;
+mod segment;
 
-pub(crate) use charts::area2 as area2_f64;
+pub(crate) use geometry::area2 as area2_f64;
 
 use serde::Serialize;
 
-use crate::raster::RasterTriangle;
+use crate::scan_convert::RasterTriangle;
 use crate::{Error, Limits, Mesh, Result};
 
 /// Charts fewer than this pack coarsely (one large chart that does not fit wastes a lot
@@ -43,7 +47,7 @@ const SMALL_CHART_TRIANGLES: usize = 16;
 const SMALL_COMPONENT_TEXELS: f64 = 65536.0;
 /// Cone angle of small components, in degrees (see `SMALL_COMPONENT_TEXELS`).
 const SMALL_COMPONENT_ANGLE_DEG: f32 = 60.0;
-/// Largest L2 stretch of a hemisphere chart (see `charts::hemisphere_charts`).
+/// Largest L2 stretch of a hemisphere chart (see `flatten::hemisphere_charts`).
 const HEMISPHERE_MAX_STRETCH: f64 = 1.08;
 /// Largest anisotropy of a triangle of a hemisphere chart (cone charts reach about 3
 /// at their 70° limit).
@@ -153,7 +157,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
             "atlas stage done"
         );
     };
-    let info = charts::TriangleInfo::new(mesh);
+    let info = segment::TriangleInfo::new(mesh);
     lap("info");
     // Triangles may end up a little beyond the cone (boundary slivers joining a chart,
     // proxies moving as charts settle); beyond this they are re-charted.
@@ -166,7 +170,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     let normal_cone = cone(angle);
     // Small components get a wider cone (see `SMALL_COMPONENT_TEXELS`).
     let wide_cone = cone(angle.max(SMALL_COMPONENT_ANGLE_DEG));
-    let (component, component_area) = charts::components(&info);
+    let (component, component_area) = segment::components(&info);
     let total_area: f64 = component_area.iter().sum();
     let texels_per_area =
         0.75 * f64::from(size) * f64::from(size) / total_area.max(f64::MIN_POSITIVE);
@@ -192,7 +196,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
             if m.len() < HEMISPHERE_MIN_TRIANGLES {
                 None
             } else {
-                charts::hemisphere_charts(
+                flatten::hemisphere_charts(
                     mesh,
                     &info,
                     m,
@@ -205,7 +209,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     };
     drop(members);
     let hemi_component: Vec<bool> = hemispheres.iter().map(Option::is_some).collect();
-    let mut flat: Vec<(charts::Chart, Vec<[[f64; 2]; 3]>)> =
+    let mut flat: Vec<(segment::Chart, Vec<[[f64; 2]; 3]>)> =
         hemispheres.into_iter().flatten().flatten().collect();
     let (cos_max, cos_limit): (Vec<f32>, Vec<f32>) = component
         .iter()
@@ -226,7 +230,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         .map(|&c| hemi_component[c as usize])
         .collect();
     drop(component);
-    let cones = charts::Cones {
+    let cones = segment::Cones {
         cos_max,
         cos_limit,
         fixed,
@@ -234,13 +238,13 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     let mut chart_of: Vec<u32> = cones
         .fixed
         .iter()
-        .map(|&f| if f { 0 } else { charts::NONE })
+        .map(|&f| if f { 0 } else { segment::NONE })
         .collect();
-    let pending = charts::grow_charts(&info, &cones.cos_max, &mut chart_of);
+    let pending = segment::grow_charts(&info, &cones.cos_max, &mut chart_of);
     drop(chart_of);
     lap("grow");
     let mut pending =
-        charts::relax_charts(mesh, &info, pending, &cones, MIN_CHARTS, RELAX_ITERATIONS);
+        segment::relax_charts(mesh, &info, pending, &cones, MIN_CHARTS, RELAX_ITERATIONS);
     lap("relax");
     // Each round re-charts the triangles a flattening rejected; a rejected triangle
     // seeds its own chart, so this ends (bounded to be safe).
@@ -255,7 +259,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         let pieces: Vec<Vec<_>> = iter
             .map(|chart| {
                 let cos = cones.cos_limit[chart.triangles[0] as usize];
-                charts::flatten_chart(mesh, &info, chart, cos)
+                flatten::flatten_chart(mesh, &info, chart, cos)
             })
             .collect();
         pending = Vec::new();
@@ -272,15 +276,15 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
         // Grow only over the rejected triangles: mark every other one as taken.
         let mut mask = vec![0u32; mesh.triangles.len()];
         for &t in &rejected {
-            mask[t as usize] = charts::NONE;
+            mask[t as usize] = segment::NONE;
         }
-        pending = charts::grow_charts(&info, &cones.cos_max, &mut mask);
+        pending = segment::grow_charts(&info, &cones.cos_max, &mut mask);
     }
     if !pending.is_empty() {
         // Still rejected after the rounds: one chart per triangle, which always flattens.
         for chart in pending {
             for &t in &chart.triangles {
-                let one = charts::Chart {
+                let one = segment::Chart {
                     triangles: vec![t],
                     normal: if info.normal[t as usize] == [0.0; 3] {
                         chart.normal
@@ -289,7 +293,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
                     },
                 };
                 flat.extend(
-                    charts::flatten_chart(mesh, &info, one, -1.0)
+                    flatten::flatten_chart(mesh, &info, one, -1.0)
                         .into_iter()
                         .filter(|(_, c)| !c.is_empty()),
                 );
@@ -299,7 +303,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
 
     lap("flatten");
     let flat =
-        charts::merge_small_charts(mesh, &info, flat, &cones.cos_limit, SMALL_CHART_TRIANGLES);
+        flatten::merge_small_charts(mesh, &info, flat, &cones.cos_limit, SMALL_CHART_TRIANGLES);
     lap("merge");
     let mut chart_list = Vec::with_capacity(flat.len());
     let mut corner_list = Vec::with_capacity(flat.len());
@@ -322,7 +326,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
     lap("pack");
     // Split vertices along seams: one output vertex per (input vertex, chart) pair.
     let n = mesh.positions.len();
-    let mut first_chart = vec![charts::NONE; n];
+    let mut first_chart = vec![segment::NONE; n];
     let mut first_index = vec![0u32; n];
     let mut extra: std::collections::HashMap<(u32, u32), u32> = std::collections::HashMap::new();
     let mut out = Mesh::default();
@@ -338,7 +342,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
                 let v = tri[k];
                 let existing = if first_chart[v as usize] == ci {
                     Some(first_index[v as usize])
-                } else if first_chart[v as usize] == charts::NONE {
+                } else if first_chart[v as usize] == segment::NONE {
                     None
                 } else {
                     extra.get(&(v, ci)).copied()
@@ -357,7 +361,7 @@ pub fn build_atlas(mesh: &Mesh, options: &AtlasOptions) -> Result<Atlas> {
                             out.colors.push(mesh.colors[v as usize]);
                         }
                         out.uvs.push(uv);
-                        if first_chart[v as usize] == charts::NONE {
+                        if first_chart[v as usize] == segment::NONE {
                             first_chart[v as usize] = ci;
                             first_index[v as usize] = i;
                         } else {
@@ -423,7 +427,7 @@ pub fn stretch(mesh: &Mesh) -> (f64, f64) {
     for t in &mesh.triangles {
         let q = t.map(|i| mesh.positions[i as usize].map(f64::from));
         let p = t.map(|i| mesh.uvs[i as usize].map(f64::from));
-        let a2 = 0.5 * charts::area2(p).abs();
+        let a2 = 0.5 * geometry::area2(p).abs();
         let d1 = [q[1][0] - q[0][0], q[1][1] - q[0][1], q[1][2] - q[0][2]];
         let d2 = [q[2][0] - q[0][0], q[2][1] - q[0][1], q[2][2] - q[0][2]];
         let cr = [
@@ -779,111 +783,4 @@ mod tests {
         }
         assert!(build_atlas(&Mesh::default(), &AtlasOptions::default()).is_err());
     }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::debug_layout_png;
-    #[test]
-    #[ignore = "manual timing"]
-    fn time_bake() {
-        let lv: u32 = std::env::var("LV")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(6);
-        let mesh = super::tests::icosphere(lv, 0.15);
-        let a = super::build_atlas(&mesh, &super::AtlasOptions::default()).unwrap();
-        let field = crate::field::analytic::SphereSdf::new(1.0);
-        for size in [1024u32, 2048] {
-            let t = std::time::Instant::now();
-            let img = crate::bake::bake_texture(
-                &a.mesh,
-                &field,
-                &crate::bake::BakeOptions {
-                    size,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            eprintln!(
-                "bake tris {} size {size}: {:?}",
-                mesh.triangles.len(),
-                t.elapsed()
-            );
-            img.save(format!("/tmp/bake_{size}.png")).unwrap();
-            let asset = crate::Asset {
-                name: "s".into(),
-                mesh: a.mesh.clone(),
-                material: crate::Material {
-                    base_color_texture: Some(img),
-                    ..Default::default()
-                },
-            };
-            let t = std::time::Instant::now();
-            let sheet = crate::render::render_preview(&asset, None, &Default::default()).unwrap();
-            eprintln!("preview: {:?}", t.elapsed());
-            sheet.save(format!("/tmp/preview_{size}.png")).unwrap();
-        }
-    }
-
-    #[test]
-    #[ignore = "manual timing"]
-    fn time_atlas() {
-        let lv: u32 = std::env::var("LV")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(6);
-        for (lv, noise) in [(lv, 0.15f32)] {
-            let mesh = super::tests::icosphere(lv, noise);
-            for size in [1024u32] {
-                for ang in [40.0f32, 45.0, 50.0, 55.0, 60.0] {
-                    let t = std::time::Instant::now();
-                    let a = super::build_atlas(
-                        &mesh,
-                        &super::AtlasOptions {
-                            texture_size: size,
-                            max_chart_angle_deg: ang,
-                            ..Default::default()
-                        },
-                    )
-                    .unwrap();
-                    eprint!("angle {ang} ");
-                    debug_layout_png(&a.mesh, size, &format!("/tmp/atlas_{lv}.png"));
-                    eprintln!(
-                        "level {lv} tris {} size {size}: {:?} {:?}",
-                        mesh.triangles.len(),
-                        t.elapsed(),
-                        a.stats
-                    );
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-pub(crate) fn debug_layout_png(mesh: &Mesh, size: u32, path: &str) {
-    let mut img = image::RgbaImage::new(size, size);
-    let s = f64::from(size);
-    for (ti, t) in mesh.triangles.iter().enumerate() {
-        let p = t.map(|i| mesh.uvs[i as usize].map(|c| f64::from(c) * s));
-        let Some(r) = RasterTriangle::new(p) else {
-            continue;
-        };
-        let h = (ti as u32).wrapping_mul(2654435761) >> 8;
-        let c = image::Rgba([
-            (h & 255) as u8 | 64,
-            ((h >> 8) & 255) as u8 | 64,
-            ((h >> 16) & 255) as u8 | 64,
-            255,
-        ]);
-        for y in r.rows(size) {
-            if let Some((x0, x1, _, _)) = r.span(y, size) {
-                for x in x0..x1 {
-                    img.put_pixel(x, y, c);
-                }
-            }
-        }
-    }
-    img.save(path).unwrap();
 }

@@ -600,7 +600,7 @@ pub(crate) fn pack(charts: &[PackChart], size: u32, padding: u32) -> Option<Pack
     let total_area: f64 = charts
         .iter()
         .flat_map(|c| &c.corners)
-        .map(|t| 0.5 * super::charts::area2(*t).abs())
+        .map(|t| 0.5 * super::geometry::area2(*t).abs())
         .sum();
     if total_area <= 0.0 || !total_area.is_finite() || charts.is_empty() {
         return None;
@@ -728,7 +728,7 @@ mod tests {
             pc.size
         );
         for t in &pc.corners {
-            assert!(super::super::charts::area2(*t) > 0.0);
+            assert!(super::super::geometry::area2(*t) > 0.0);
         }
     }
 

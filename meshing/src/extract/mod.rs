@@ -18,6 +18,9 @@
 pub mod mc;
 pub mod sparse;
 pub mod tables;
+// Test fixtures, not API: compiled for this crate's tests and, through the `test-support`
+// feature, for its benches and examples.
+#[cfg(any(test, feature = "test-support"))]
 pub mod test_fields;
 
 mod dense;

@@ -9,7 +9,7 @@
 //!
 //! Rows are split into bands rendered in parallel, each band owning its slice of the
 //! colour and depth buffers. Pixels are sampled at their centres with the shared
-//! top-left rule (`raster`), so meshes with shared edges leave no cracks; supersampling
+//! top-left rule (`scan_convert`), so meshes with shared edges leave no cracks; supersampling
 //! ([`RenderOptions::supersample`]) gives antialiased edges.
 
 pub mod fidelity;
@@ -23,7 +23,7 @@ use image::RgbaImage;
 use crate::convert_coordinates::Transform;
 use crate::export::{linear_to_srgb, srgb_to_linear, to_u8};
 use crate::mesh::{cross, dot, length, sub};
-use crate::raster::RasterTriangle;
+use crate::scan_convert::RasterTriangle;
 use crate::{Asset, Error, Limits, Result};
 
 /// How a camera projects.

@@ -30,7 +30,8 @@
 use img23d_meshing::Limits;
 use img23d_meshing::depth::DepthMap;
 
-use super::preprocess::{INPUT_SIZE, resize_bilinear_map};
+use super::preprocess::INPUT_SIZE;
+use crate::resample::bilinear::resize_bilinear_map;
 
 /// Lower clamp of the inverse depth (`depth_pro.py`, `infer`: `torch.clamp(min=1e-4)`):
 /// depth is at most 10 km.

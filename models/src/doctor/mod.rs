@@ -372,8 +372,8 @@ fn probe(rt: &runtime::Runtime, device: Device) -> Result<(), String> {
     use ort::session::Session;
     use ort::value::TensorRef;
     let mut b = Session::builder(rt.environment()).map_err(|e| e.to_string())?;
-    if let Some(ep) = crate::session::gpu_provider_of(device) {
-        b = crate::session::register_gpu(rt, b, ep).map_err(|e| tidy(&e))?;
+    if let Some(ep) = crate::session::providers::gpu_provider_of(device) {
+        b = crate::session::providers::register_gpu(rt, b, ep).map_err(|e| tidy(&e))?;
     }
     let mut session = b.commit_from_memory(PROBE).map_err(|e| tidy(e.message()))?;
     let x = TensorRef::from_array_view(([1usize, 4], &PROBE_X[..])).map_err(|e| e.to_string())?;

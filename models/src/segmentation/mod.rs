@@ -23,10 +23,10 @@ use std::sync::Mutex;
 use image::{GrayImage, RgbImage};
 
 use crate::contracts::SEGMENTATION;
+use crate::onnx_graph::OnnxModel;
 use crate::registry::ImageNorm;
 use crate::resample::{Filter, ResampleError, resize_rows};
 use crate::session::{LoadedSession, TensorView};
-use crate::triposr::onnx_graph::OnnxModel;
 use crate::{RuntimeOptions, load_session};
 
 /// How a segmentation model's raw output becomes a probability.

@@ -26,7 +26,7 @@ use crate::session::{Contract, DType, Dim, LoadedSession, TensorSpec, TensorView
 use crate::{RuntimeOptions, load_session};
 
 use super::mlp::{Linear, Mlp};
-use super::onnx_graph::{OnnxModel, Writer, write_float_tensor, write_node, write_value_info};
+use crate::onnx_graph::{OnnxModel, Writer, write_float_tensor, write_node, write_value_info};
 
 /// The two public decoder layouts. [`crate::contracts::TRIPOSR_DECODER_FIELD`] and
 /// [`crate::contracts::TRIPOSR_DECODER_MLP`] state their signatures; the layout is the

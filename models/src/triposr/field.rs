@@ -1,7 +1,7 @@
 //! [`TriplaneField`]: TripoSR's triplane NeRF as an [`img23d_meshing::Field`].
 //!
 //! Points are in TripoSR's scene frame (Z up, the input camera on the +X side; see
-//! `meshing::convert_coordinates::triposr_to_gltf`), inside `[-0.87, 0.87]^3`. The
+//! [`super::triposr_to_gltf`]), inside `[-0.87, 0.87]^3`. The
 //! scalar is `density = exp(d - 1)` and the surface sits at density 25 with the inside
 //! above it (`extract_mesh(threshold=25.0)` in `tsr/system.py`); color is
 //! `sigmoid(features)`.

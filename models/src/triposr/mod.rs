@@ -11,15 +11,19 @@
 
 pub mod decoder;
 pub mod field;
+pub mod frame;
 pub mod mlp;
 pub mod model;
-pub mod onnx_graph;
 pub mod preprocess;
+// A test fixture, not API: compiled for this crate's tests and, through the `test-support`
+// feature, for benches, examples and the root package's tests.
+#[cfg(any(test, feature = "test-support"))]
 pub mod synthetic;
 pub mod triplane;
 
 pub use decoder::DecoderLayout;
 pub use field::{DENSITY_THRESHOLD, MlpExec, TriplaneField};
+pub use frame::triposr_to_gltf;
 pub use model::{Decoder, DecoderOptions, Encoder, MlpBackend, Normalization, TriposrError};
 pub use preprocess::{PreprocessOptions, Preprocessed, preprocess};
 pub use triplane::Triplane;

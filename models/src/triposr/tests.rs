@@ -14,10 +14,10 @@ use img23d_meshing::Field;
 use super::decoder::{DecoderLayout, OrtGraphDecoder, extract_mlp};
 use super::field::{MlpExec, TriplaneField};
 use super::model::{Decoder, DecoderOptions, MlpBackend};
-use super::onnx_graph::OnnxModel;
 use super::preprocess::{PreprocessOptions, preprocess};
 use super::triplane::Triplane;
 use crate::contracts::TRIPOSR_DECODER_FIELD;
+use crate::onnx_graph::OnnxModel;
 use crate::{Device, RuntimeOptions, load_session};
 
 // BEGIN pasted from tools/triposr_reference.py
@@ -291,7 +291,7 @@ fn runtime_tiny_decoders_fold_and_agree() {
 /// Writes a tiny encoder-shaped graph: image -> [optional Sub mean, Div std] ->
 /// AveragePool 8 -> Conv 3->120 -> Reshape [1,3,40,64,64].
 fn write_encoder(path: &Path, normalised_inside: bool) {
-    use super::onnx_graph::{Writer, write_float_tensor, write_node, write_value_info};
+    use crate::onnx_graph::{Writer, write_float_tensor, write_node, write_value_info};
     let mut m = Writer::default();
     m.varint(1, 8);
     m.message(8, |o| {

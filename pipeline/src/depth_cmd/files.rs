@@ -12,6 +12,7 @@ use img23d_meshing::depth::{
 use img23d_meshing::export::{GlbOptions, write_glb, write_point_cloud_ply};
 use img23d_meshing::{Asset, Material};
 use img23d_models::depth_pro::MetricDepth;
+use img23d_models::resample::{Outside, Window, resample_window};
 
 use crate::output::output_stem;
 use crate::report::{
@@ -272,14 +273,26 @@ fn file_name(p: &Path) -> String {
 fn texture_of(rgb: &RgbImage, max_side: u32) -> image::RgbaImage {
     let (w, h) = rgb.dimensions();
     let long = w.max(h);
-    let rgba = image::DynamicImage::ImageRgb8(rgb.clone()).into_rgba8();
     if long <= max_side {
-        return rgba;
+        return image::DynamicImage::ImageRgb8(rgb.clone()).into_rgba8();
     }
     let s = f64::from(max_side) / f64::from(long);
     let (tw, th) = (
         ((f64::from(w) * s).round() as u32).max(1),
         ((f64::from(h) * s).round() as u32).max(1),
     );
-    image::imageops::resize(&rgba, tw, th, image::imageops::FilterType::Triangle)
+    let px: Vec<[f32; 3]> = rgb.pixels().map(|p| p.0.map(f32::from)).collect();
+    let (sw, sh) = (w as usize, h as usize);
+    let out = resample_window(
+        &px,
+        (sw, sh),
+        Window::whole(sw, sh),
+        (tw as usize, th as usize),
+        Outside::Ignore,
+    );
+    let q = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    image::RgbaImage::from_fn(tw, th, |x, y| {
+        let p = out[y as usize * tw as usize + x as usize];
+        image::Rgba([q(p[0]), q(p[1]), q(p[2]), 255])
+    })
 }

@@ -9,7 +9,7 @@ use img23d_meshing::convert_coordinates::Transform;
 use img23d_meshing::render::Fidelity;
 
 use crate::appearance::{self, FIDELITY_SIZE, InputCamera, InputView, fidelity_of, input_view};
-use crate::raster::Window;
+use crate::mask_ops::Window;
 use crate::report::OutputFile;
 use crate::stage::Stages;
 use crate::{Error, Result};

@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 
-use img23d_meshing::convert_coordinates::{Transform, triposr_to_gltf};
+use img23d_meshing::convert_coordinates::Transform;
 use img23d_meshing::extract::ExtractStats;
 use img23d_meshing::render::Fidelity;
 use img23d_meshing::topology::analyze;
+use img23d_models::triposr::triposr_to_gltf;
 
 use crate::appearance::{FIDELITY_SIZE, InputView};
 use crate::neural::{ModelChoice, NeuralModels, ReconstructionChoice};

@@ -1,6 +1,7 @@
-//! 2-D raster operations for the foreground and inflation stages: exact Euclidean
-//! distance transforms (with the nearest site), morphology by distance, connected
-//! components, hole filling and area-correct resampling.
+//! 2-D mask operations for the foreground and inflation stages on [`Raster`] grids: exact
+//! Euclidean distance transforms (with the nearest site), morphology by distance,
+//! connected components and hole filling; [`resample`] is the [`Raster`] face of the
+//! one resampler, `img23d_models::resample`.
 //!
 //! The distance transform is Felzenszwalb & Huttenlocher's lower envelope of parabolas
 //! ("Distance Transforms of Sampled Functions", Theory of Computing 8, 2012): two 1-D
@@ -8,6 +9,8 @@
 //! gives plain distance maps (`f = 0` on sites) and the union-of-balls height of
 //! [`crate::inflate`] (`f = -r²`). Rows and columns run in parallel with rayon.
 
+use img23d_models::resample::resample_window;
+pub use img23d_models::resample::{Outside, Window};
 use rayon::prelude::*;
 
 /// A row-major 2-D array of `T`, `width * height` long.
@@ -395,32 +398,9 @@ pub fn fill_holes(mask: &Raster<bool>) -> Raster<bool> {
     }
 }
 
-/// A rectangle of the source raster, in source pixels (may extend past its edges).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Window {
-    /// Left edge.
-    pub x: f64,
-    /// Top edge.
-    pub y: f64,
-    /// Width.
-    pub width: f64,
-    /// Height.
-    pub height: f64,
-}
-
-/// What [`resample`] reads outside the source raster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outside {
-    /// Zero: a window past the edge fades out (transparent padding).
-    Zero,
-    /// Nothing: weights are renormalised over the pixels inside, so edges keep their
-    /// values (shrinking a whole picture).
-    Ignore,
-}
-
-/// Resamples `window` of `src` into a `out_w × out_h` raster with a triangle filter whose
-/// support grows with the scale factor (area-correct when shrinking, bilinear when
-/// enlarging); C channels.
+/// Resamples `window` of `src` into a `out_w × out_h` raster with the triangle filter
+/// ([`img23d_models::resample::resample_window`]: area-correct when shrinking, bilinear
+/// when enlarging); C channels.
 pub fn resample<const C: usize>(
     src: &Raster<[f32; C]>,
     window: Window,
@@ -444,102 +424,11 @@ pub fn resample_slice<const C: usize>(
     out_h: usize,
     outside: Outside,
 ) -> Raster<[f32; C]> {
-    let wx = filter_weights(width, window.x, window.width, out_w, outside);
-    let wy = filter_weights(height, window.y, window.height, out_h, outside);
-    // Only source rows some output row reads.
-    let (row_lo, row_hi) = wy
-        .iter()
-        .filter(|t| !t.weights.is_empty())
-        .fold((usize::MAX, 0), |(lo, hi), t| {
-            (lo.min(t.first), hi.max(t.first + t.weights.len()))
-        });
-    let mut out = Raster::filled(out_w, out_h, [0.0f32; C]);
-    if row_lo >= row_hi {
-        return out;
+    Raster {
+        width: out_w,
+        height: out_h,
+        data: resample_window(src, (width, height), window, (out_w, out_h), outside),
     }
-    // Horizontal pass over the needed rows.
-    let mut mid = vec![[0.0f32; C]; (row_hi - row_lo) * out_w];
-    mid.par_chunks_mut(out_w)
-        .enumerate()
-        .for_each(|(r, row_out)| {
-            let row = &src[(row_lo + r) * width..(row_lo + r + 1) * width];
-            for (o, taps) in row_out.iter_mut().zip(&wx) {
-                let mut acc = [0.0f32; C];
-                for (k, &wt) in taps.weights.iter().enumerate() {
-                    let s = &row[taps.first + k];
-                    for c in 0..C {
-                        acc[c] += wt * s[c];
-                    }
-                }
-                *o = acc;
-            }
-        });
-    // Vertical pass.
-    out.data
-        .par_chunks_mut(out_w)
-        .zip(&wy)
-        .for_each(|(row_out, taps)| {
-            for (k, &wt) in taps.weights.iter().enumerate() {
-                let r = taps.first + k - row_lo;
-                let mrow = &mid[r * out_w..(r + 1) * out_w];
-                for (o, m) in row_out.iter_mut().zip(mrow) {
-                    for c in 0..C {
-                        o[c] += wt * m[c];
-                    }
-                }
-            }
-        });
-    out
-}
-
-/// The in-range taps of one output sample: weights for source indices `first..`.
-struct Taps {
-    first: usize,
-    weights: Vec<f32>,
-}
-
-fn filter_weights(
-    src_len: usize,
-    start: f64,
-    extent: f64,
-    out_len: usize,
-    outside: Outside,
-) -> Vec<Taps> {
-    let scale = extent / out_len as f64;
-    let radius = scale.max(1.0);
-    (0..out_len)
-        .map(|i| {
-            let center = start + (i as f64 + 0.5) * scale;
-            let lo = (center - radius - 0.5).floor() as i64;
-            let hi = (center + radius - 0.5).ceil() as i64;
-            let mut total = 0.0;
-            let mut first = usize::MAX;
-            let mut weights = Vec::new();
-            for j in lo..=hi {
-                let wgt = (1.0 - ((j as f64 + 0.5) - center).abs() / radius).max(0.0);
-                let inside = j >= 0 && (j as usize) < src_len;
-                if inside || outside == Outside::Zero {
-                    total += wgt;
-                }
-                if wgt > 0.0 && inside {
-                    if first == usize::MAX {
-                        first = j as usize;
-                    }
-                    weights.push(wgt);
-                }
-            }
-            if weights.is_empty() || total <= 0.0 {
-                return Taps {
-                    first: 0,
-                    weights: Vec::new(),
-                };
-            }
-            Taps {
-                first,
-                weights: weights.into_iter().map(|w| (w / total) as f32).collect(),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
