@@ -243,17 +243,13 @@ fn check_complete(format: ImageFormat, bytes: &[u8]) -> std::result::Result<(), 
                 ));
             }
         }
-        ImageFormat::WebP => {
-            if le32(4).is_none_or(|riff| riff.saturating_add(8) > bytes.len()) {
-                return Err(format!("{TRUNCATED} (shorter than its RIFF size)"));
-            }
+        ImageFormat::WebP if le32(4).is_none_or(|riff| riff.saturating_add(8) > bytes.len()) => {
+            return Err(format!("{TRUNCATED} (shorter than its RIFF size)"));
         }
-        ImageFormat::Bmp => {
-            let size = le32(2).unwrap_or(0);
-            let offset = le32(10).unwrap_or(0);
-            if size > bytes.len() || offset >= bytes.len() {
-                return Err(format!("{TRUNCATED} (shorter than its header says)"));
-            }
+        ImageFormat::Bmp
+            if le32(2).unwrap_or(0) > bytes.len() || le32(10).unwrap_or(0) >= bytes.len() =>
+        {
+            return Err(format!("{TRUNCATED} (shorter than its header says)"));
         }
         _ => {}
     }

@@ -138,7 +138,7 @@ impl DepthPro {
         if self.input.len() != n {
             self.input = vec![0.0; n];
         }
-        preprocess_into(image, &mut self.input);
+        preprocess_into(image, &mut self.input)?;
         let shape = [1, 3, INPUT_SIZE, INPUT_SIZE];
         let mut outputs = self.session.run(&[TensorView::new(&shape, &self.input)])?;
         let side2 = INPUT_SIZE * INPUT_SIZE;

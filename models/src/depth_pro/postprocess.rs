@@ -132,6 +132,12 @@ pub enum PostprocessError {
         /// Where it came from.
         from: FocalSource,
     },
+    /// The picture cannot be an input (no pixels), or the input buffer is too small.
+    #[error("cannot prepare the network input: {reason}")]
+    Input {
+        /// What is wrong.
+        reason: String,
+    },
     /// The picture's size is refused by the limits.
     #[error(transparent)]
     Size(#[from] img23d_meshing::Error),

@@ -17,6 +17,7 @@
 
 use image::RgbImage;
 
+use super::PostprocessError;
 use crate::resample::bilinear::Taps;
 
 /// Side of Depth Pro's square input and output: `img_size = 4 * 384`, the 384-pixel
@@ -32,21 +33,30 @@ pub const MEAN: [f32; 3] = [0.5, 0.5, 0.5];
 pub const STD: [f32; 3] = [0.5, 0.5, 0.5];
 
 /// The network input for `image`: `1 × 3 × 1536 × 1536` floats in `[-1, 1]`, NCHW.
-pub fn preprocess(image: &RgbImage) -> Vec<f32> {
+/// Errors for an empty image.
+pub fn preprocess(image: &RgbImage) -> Result<Vec<f32>, PostprocessError> {
     let mut out = vec![0.0f32; 3 * INPUT_SIZE * INPUT_SIZE];
-    preprocess_into(image, &mut out);
-    out
+    preprocess_into(image, &mut out)?;
+    Ok(out)
 }
 
 /// [`preprocess`] into a caller-owned buffer of `3 × 1536 × 1536` floats (reused across
-/// pictures).
-///
-/// # Panics
-///
-/// Panics when `out` holds fewer than `3 × 1536 × 1536` floats, or the image is empty.
-pub fn preprocess_into(image: &RgbImage, out: &mut [f32]) {
+/// pictures). Errors (issue 12: it used to panic) when `out` holds fewer floats or the
+/// image has no pixels.
+pub fn preprocess_into(image: &RgbImage, out: &mut [f32]) -> Result<(), PostprocessError> {
     use rayon::prelude::*;
     let (w, h) = (image.width() as usize, image.height() as usize);
+    let need = 3 * INPUT_SIZE * INPUT_SIZE;
+    if w == 0 || h == 0 {
+        return Err(PostprocessError::Input {
+            reason: format!("the picture is {w}x{h} pixels"),
+        });
+    }
+    if out.len() < need {
+        return Err(PostprocessError::Input {
+            reason: format!("the buffer holds {} floats, {need} are needed", out.len()),
+        });
+    }
     // ToTensor (x / 255) then Normalize ((x - mean) / std), per byte value and channel.
     let lut: [[f32; 256]; 3] =
         std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - MEAN[c]) / STD[c]));
@@ -70,6 +80,7 @@ pub fn preprocess_into(image: &RgbImage, out: &mut [f32]) {
                     + h1 * (w0 * lut[usize::from(r1[x0])] + w1 * lut[usize::from(r1[x1])]);
             }
         });
+    Ok(())
 }
 
 #[cfg(test)]
@@ -86,7 +97,7 @@ mod tests {
                 ((19 * u * v + 3) % 256) as u8,
             ])
         });
-        let x = preprocess(&img);
+        let x = preprocess(&img).unwrap();
         let probes = [
             ((0, 0, 0), -1.0),
             ((0, 700, 901), -2.185_967_9e-1),
@@ -107,7 +118,7 @@ mod tests {
         // quarter is -1, the right quarter +1, and every row is the same (H is stretched).
         let mut img = RgbImage::new(2, 1);
         img.put_pixel(1, 0, image::Rgb([255, 255, 255]));
-        let x = preprocess(&img);
+        let x = preprocess(&img).unwrap();
         assert_eq!(x.len(), 3 * INPUT_SIZE * INPUT_SIZE);
         let row = |c: usize, y: usize| &x[(c * INPUT_SIZE + y) * INPUT_SIZE..][..INPUT_SIZE];
         assert_eq!(row(0, 0)[0], -1.0);
@@ -124,10 +135,22 @@ mod tests {
     #[test]
     fn channels_are_planar_in_rgb_order() {
         let img = RgbImage::from_pixel(3, 5, image::Rgb([0, 51, 255]));
-        let x = preprocess(&img);
+        let x = preprocess(&img).unwrap();
         let plane = INPUT_SIZE * INPUT_SIZE;
         assert_eq!(x[0], -1.0);
         assert!((x[plane + 1000] - (51.0 / 127.5 - 1.0)).abs() < 1e-6);
         assert_eq!(x[2 * plane + plane - 1], 1.0);
+    }
+
+    /// Issue 12: an empty picture or a short buffer is an error, not a panic.
+    #[test]
+    fn empty_pictures_and_short_buffers_are_errors() {
+        let e = preprocess(&RgbImage::new(0, 5)).unwrap_err().to_string();
+        assert!(e.contains("0x5 pixels"), "{e}");
+        let mut short = vec![0.0; 10];
+        let e = preprocess_into(&RgbImage::new(2, 2), &mut short)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("holds 10 floats"), "{e}");
     }
 }

@@ -145,6 +145,15 @@ pub enum SegmentationError {
         /// The shape returned.
         shape: Vec<usize>,
     },
+    /// The mask output cannot make a mask (issue 12: it used to become an all-black mask,
+    /// which later stages read as "no object" or worse).
+    #[error("segmentation model {name}: no mask can be built: {reason}")]
+    Mask {
+        /// Family name.
+        name: &'static str,
+        /// What is wrong with the output.
+        reason: String,
+    },
     /// Resizing failed.
     #[error(transparent)]
     Resample(#[from] ResampleError),
@@ -243,9 +252,44 @@ impl Segmenter {
                 });
             }
         };
-        let mask = postprocess(&t.data[..h * w], w, h, self.activation);
-        Ok(resize_mask(&mask, w, h, picture.width(), picture.height())?)
+        let raw = &t.data[..h * w];
+        check_mask_output(raw).map_err(|reason| SegmentationError::Mask {
+            name: spec.name,
+            reason,
+        })?;
+        let mask = postprocess(raw, w, h, self.activation);
+        resize_mask(&mask, w, h, picture.width(), picture.height())?.ok_or_else(|| {
+            SegmentationError::Mask {
+                name: spec.name,
+                reason: format!(
+                    "resizing the {w}x{h} mask to {}x{} gave the wrong number of pixels",
+                    picture.width(),
+                    picture.height()
+                ),
+            }
+        })
     }
+}
+
+/// Refuses outputs that cannot be a mask: non-finite values (a broken export, or fp16
+/// overflow) or one value everywhere (nothing to stretch between).
+fn check_mask_output(raw: &[f32]) -> Result<(), String> {
+    let bad = raw.iter().filter(|v| !v.is_finite()).count();
+    if bad > 0 {
+        return Err(format!(
+            "{bad} of its {} values are NaN or infinite",
+            raw.len()
+        ));
+    }
+    let (mi, ma) = raw
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    if ma <= mi {
+        return Err(format!("every one of its {} values is {mi}", raw.len()));
+    }
+    Ok(())
 }
 
 /// True when `output` is a `Sigmoid`'s result, possibly through resizing or reshaping.
@@ -324,14 +368,15 @@ pub fn postprocess(raw: &[f32], width: usize, height: usize, act: OutputActivati
         .collect()
 }
 
-/// Resizes an 8-bit mask with Lanczos-3, rounding and clamping like PIL.
+/// Resizes an 8-bit mask with Lanczos-3, rounding and clamping like PIL (`None` if the
+/// resampler's output does not have the pixels of the requested size).
 fn resize_mask(
     mask: &[u8],
     width: usize,
     height: usize,
     out_w: u32,
     out_h: u32,
-) -> Result<GrayImage, ResampleError> {
+) -> Result<Option<GrayImage>, ResampleError> {
     let v = resize_rows(
         width,
         height,
@@ -349,7 +394,7 @@ fn resize_mask(
         .iter()
         .map(|x| x.round().clamp(0.0, 255.0) as u8)
         .collect();
-    Ok(GrayImage::from_raw(out_w, out_h, bytes).unwrap_or_else(|| GrayImage::new(out_w, out_h)))
+    Ok(GrayImage::from_raw(out_w, out_h, bytes))
 }
 
 #[cfg(test)]
@@ -380,6 +425,19 @@ mod tests {
             postprocess(&[0.5; 4], 2, 2, OutputActivation::Identity),
             [0; 4]
         );
+    }
+
+    /// Issue 12: an output that cannot make a mask is an error, not an all-black mask.
+    #[test]
+    fn unusable_mask_outputs_are_errors() {
+        assert!(check_mask_output(&[0.1, 0.9, 0.4]).is_ok());
+        let nan = check_mask_output(&[0.1, f32::NAN, 0.4]).unwrap_err();
+        assert!(
+            nan.contains("1 of its 3 values are NaN or infinite"),
+            "{nan}"
+        );
+        let flat = check_mask_output(&[0.5; 6]).unwrap_err();
+        assert!(flat.contains("every one of its 6 values is 0.5"), "{flat}");
     }
 
     #[test]
@@ -423,7 +481,7 @@ mod tests {
 
     #[test]
     fn mask_resize_keeps_flat_regions() {
-        let m = resize_mask(&[255; 16], 4, 4, 9, 7).unwrap();
+        let m = resize_mask(&[255; 16], 4, 4, 9, 7).unwrap().unwrap();
         assert!(m.pixels().all(|p| p.0[0] == 255));
     }
 }

@@ -53,7 +53,7 @@ pub fn triplane() -> Triplane {
         }
     }
     // Valid by construction: the length matches the shape.
-    Triplane::from_nchw(&data, c, h, w).unwrap_or_else(|_| unreachable!())
+    Triplane::from_nchw(&data, c, h, w).expect("the data length matches the shape by construction")
 }
 
 /// A Gaussian bump of height `a` and width `w` at `(cu, cv)`.
@@ -99,7 +99,7 @@ pub fn asymmetric_triplane() -> Triplane {
             }
         }
     }
-    Triplane::from_nchw(&data, c, h, w).unwrap_or_else(|_| unreachable!())
+    Triplane::from_nchw(&data, c, h, w).expect("the data length matches the shape by construction")
 }
 
 /// The MLP (see the module docs).
@@ -146,7 +146,7 @@ pub fn mlp() -> Mlp {
             }
         })
         .collect();
-    Mlp::new(layers).unwrap_or_else(|_| unreachable!())
+    Mlp::new(layers).expect("the layer sizes chain by construction")
 }
 
 #[cfg(test)]
