@@ -361,6 +361,17 @@ def depth_pro_scene(ref):
          [vi("canonical_inverse_depth", [1, 1, 1536, 1536]), vi("fov_deg", [1, 1, 1, 1])], inits)
     ref["depth_pro_scene_canonical"] = {"inputs": [inp], "outputs": [sample(cid), sample(fov)]}
 
+    # The same canonical layout with its singleton dimensions squeezed, as some exports
+    # have them (issue 12): inverse depth [1,1536,1536], fov [1]. Equivalent, so accepted.
+    nodes, inits = common()
+    nodes += [helper.make_node("Squeeze", ["cid", "axis1"], ["canonical_inverse_depth"]),
+              helper.make_node("Reshape", ["fov", "one_shape"], ["fov_deg"])]
+    inits += [init("axis1", i64([1])), init("one_shape", i64([1]))]
+    save("depth_pro_scene_canonical_squeezed.onnx", nodes, [vi("pixel_values", [1, 3, 1536, 1536])],
+         [vi("canonical_inverse_depth", [1, 1536, 1536]), vi("fov_deg", [1])], inits)
+    ref["depth_pro_scene_canonical_squeezed"] = {"inputs": [inp],
+                                                 "outputs": [sample(cid[:, 0]), sample(fov.reshape(1))]}
+
     nodes, inits = common()
     nodes += [
         helper.make_node("Mul", ["fov", "half_rad"], ["half_fov"]),

@@ -45,6 +45,8 @@ fn box_scene(w: u32, h: u32) -> RgbImage {
 fn layouts_give_their_semantics() {
     let c = load("depth_pro_scene_canonical.onnx");
     assert_eq!(c.semantics(), DepthSemantics::CanonicalInverseDepth);
+    let squeezed = load("depth_pro_scene_canonical_squeezed.onnx");
+    assert_eq!(squeezed.semantics(), DepthSemantics::CanonicalInverseDepth);
     let m = load("depth_pro_scene_metric.onnx");
     assert_eq!(m.semantics(), DepthSemantics::MetricDepth);
     // The other generator's pair (different weights) has the same layouts.
@@ -68,6 +70,10 @@ fn raw_outputs_match_the_generator() {
         (
             "depth_pro_scene_metric",
             &img23d_models::contracts::DEPTH_PRO_METRIC,
+        ),
+        (
+            "depth_pro_scene_canonical_squeezed",
+            &img23d_models::contracts::DEPTH_PRO_CANONICAL,
         ),
     ] {
         let e = &r[name];
@@ -107,6 +113,8 @@ fn black_picture_has_the_analytic_depth() {
     for name in [
         "depth_pro_scene_canonical.onnx",
         "depth_pro_scene_metric.onnx",
+        // Issue 12: the canonical layout with its singleton dimensions squeezed.
+        "depth_pro_scene_canonical_squeezed.onnx",
     ] {
         let mut model = load(name);
         for (w, h) in [(64, 48), (30, 90), (8, 8)] {

@@ -238,18 +238,13 @@ fn match_side(
         if !spec.dtypes.contains(&t.dtype) {
             wrong.push("element type");
         }
-        if t.shape.len() != spec.dims.len() {
-            wrong.push("rank");
-        } else {
-            for (d, s) in t.shape.iter().zip(spec.dims) {
-                if let Dim::Fixed(n) = s
-                    && *d >= 0
-                    && d != n
-                {
-                    wrong.push("dimensions");
-                    break;
-                }
+        if t.shape.len() == spec.dims.len() {
+            if !same_rank_dims_match(&t.shape, spec.dims) {
+                wrong.push("dimensions");
             }
+        } else if fit_shape_dims(&t.shape, &spec_target(spec.dims)).is_none() {
+            // Another rank is fine where it only adds or drops singleton dimensions.
+            wrong.push("rank");
         }
         if !wrong.is_empty() {
             problems.push(format!(
@@ -263,6 +258,57 @@ fn match_side(
         bound.push(t.clone());
     }
     bound
+}
+
+/// Equal ranks: every fixed size of the contract is the file's (or the file's is free).
+fn same_rank_dims_match(file: &[i64], spec: &[Dim]) -> bool {
+    file.iter().zip(spec).all(|(d, s)| match s {
+        Dim::Fixed(n) => *d < 0 || d == n,
+        Dim::Free => true,
+    })
+}
+
+/// A contract's dimensions as sizes, `-1` for free ones.
+pub(super) fn spec_target(spec: &[Dim]) -> Vec<i64> {
+    spec.iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => *n,
+            Dim::Free => -1,
+        })
+        .collect()
+}
+
+/// Fits the sizes of one tensor (`from`, `-1` where unknown) to the dimensions `to` of
+/// another rank that differs only by singleton dimensions: a `[1, H, W]` depth map for a
+/// `[1, 1, H, W]` contract, a `[1]` field of view for `[1, 1, 1, 1]`. Known 1s are dropped
+/// from `from`; `to`'s 1s are 1, its leading free dimensions become 1 where `from` has too
+/// few others, and the rest take `from`'s remaining sizes in order (a fixed size must
+/// agree, a free one takes anything). `None` when they are not the same tensor.
+pub(crate) fn fit_shape_dims(from: &[i64], to: &[i64]) -> Option<Vec<i64>> {
+    let mut core: Vec<i64> = from.iter().copied().filter(|&d| d != 1).collect();
+    let slots = to.iter().filter(|&&d| d != 1).count();
+    // A leading free dimension of `from` (a batch) stands for a 1 where `to` has no room.
+    let lead = core.iter().take_while(|&&d| d < 0).count();
+    let drop = core.len().saturating_sub(slots).min(lead);
+    core.drain(..drop);
+    let mut spare = slots.checked_sub(core.len())?;
+    let mut it = core.iter();
+    let mut out = Vec::with_capacity(to.len());
+    for &d in to {
+        if d == 1 {
+            out.push(1);
+        } else if d < 0 && spare > 0 {
+            out.push(1);
+            spare -= 1;
+        } else {
+            let v = *it.next()?;
+            if d >= 0 && v >= 0 && v != d {
+                return None;
+            }
+            out.push(if v >= 0 { v } else { d });
+        }
+    }
+    (it.next().is_none() && spare == 0).then_some(out)
 }
 
 impl Contract {
@@ -315,6 +361,49 @@ pub(super) fn infos(outlets: &[ort::value::Outlet]) -> Vec<TensorInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 12: equivalent layouts with singleton dimensions squeezed or added are
+    /// accepted; a genuinely different layout is still refused.
+    #[test]
+    fn singleton_dimensions_may_be_squeezed_or_added() {
+        let fit = |from: &[i64], to: &[i64]| fit_shape_dims(from, to);
+        assert_eq!(
+            fit(&[1, 1536, 1536], &[1, 1, 1536, 1536]),
+            Some(vec![1, 1, 1536, 1536])
+        );
+        assert_eq!(fit(&[1], &[1, 1, 1, 1]), Some(vec![1, 1, 1, 1]));
+        assert_eq!(
+            fit(&[-1, 1536, 1536], &[1, 1, -1, -1]),
+            Some(vec![1, 1, 1536, 1536])
+        );
+        assert_eq!(fit(&[1, 1, 64, 64], &[-1, 64, 64]), Some(vec![1, 64, 64]));
+        assert_eq!(fit(&[3, 8, 8], &[1, 3, 8, 8]), Some(vec![1, 3, 8, 8]));
+        // Different sizes or an extra real dimension are another tensor.
+        assert_eq!(fit(&[1, 1536, 1024], &[1, 1, 1536, 1536]), None);
+        assert_eq!(fit(&[2, 1536, 1536], &[1, 1, 1536, 1536]), None);
+        assert_eq!(fit(&[4, 4], &[1, 1, 1, 1]), None);
+        const OUT: [TensorSpec; 1] = [TensorSpec::new(
+            &["depth"],
+            &[DType::F32],
+            &[Dim::Fixed(1), Dim::Fixed(1), Dim::Fixed(8), Dim::Fixed(8)],
+        )];
+        let c = Contract {
+            name: "squeeze",
+            version: 1,
+            inputs: &[],
+            outputs: &OUT,
+            extra_outputs: false,
+        };
+        let out = |shape: &[i64]| TensorInfo {
+            name: "depth".into(),
+            dtype: DType::F32,
+            shape: shape.to_vec(),
+        };
+        assert!(c.check(&[], &[out(&[1, 8, 8])]).is_ok());
+        assert!(c.check(&[], &[out(&[8, 8])]).is_ok());
+        let e = c.check(&[], &[out(&[1, 8, 4])]).unwrap_err();
+        assert!(e[0].contains("wrong rank"), "{e:?}");
+    }
 
     const C: Contract = Contract {
         name: "test",

@@ -119,30 +119,18 @@ impl LoadedSession {
                 )));
             }
             let n: usize = view.shape.iter().product();
-            let shape_ok = view.shape.len() == info.shape.len()
-                && view
-                    .shape
-                    .iter()
-                    .zip(&info.shape)
-                    .all(|(&s, &d)| d < 0 || s as i64 == d)
-                && view
-                    .shape
-                    .iter()
-                    .zip(self.contract.inputs[i].dims)
-                    .all(|(&s, d)| match d {
-                        Dim::Fixed(f) => s as i64 == *f,
-                        Dim::Free => true,
-                    });
-            if !shape_ok || n != view.data.len() {
+            let spec = &self.contract.inputs[i];
+            let feed_shape = feed_shape(view.shape, spec.dims, &info.shape);
+            let Some(feed_shape) = feed_shape.filter(|_| n == view.data.len()) else {
                 return Err(fail(format!(
                     "input {}: got shape {:?} with {} values, expected {}",
                     info,
                     view.shape,
                     view.data.len(),
-                    self.contract.inputs[i].describe()
+                    spec.describe()
                 )));
-            }
-            let t = TensorRef::from_array_view((view.shape.to_vec(), view.data))
+            };
+            let t = TensorRef::from_array_view((feed_shape, view.data))
                 .map_err(|e| fail(e.to_string()))?;
             feeds.push((Cow::Owned(info.name.clone()), t.into()));
         }
@@ -158,7 +146,7 @@ impl LoadedSession {
             reason: e.to_string(),
         })?;
         let mut result = Vec::with_capacity(names.len());
-        for name in &names {
+        for (name, spec) in names.iter().zip(self.contract.outputs) {
             let v = outputs.get(name).ok_or_else(|| Error::Inference {
                 model: contract_name.to_string(),
                 reason: format!("output '{name}' missing from the results"),
@@ -170,10 +158,71 @@ impl LoadedSession {
                     reason: format!("output '{name}': {e}"),
                 })?;
             result.push(OutputTensor {
-                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+                shape: contract_shape(shape, spec.dims),
                 data: data.to_vec(),
             });
         }
         Ok(result)
+    }
+}
+
+/// The shape to feed for an input given in the contract's shape `view`: `view` itself when
+/// the file declares the same rank, else `view` fitted to the file's rank (singleton
+/// dimensions added or dropped). `None` when `view` breaks the contract or the file.
+fn feed_shape(view: &[usize], contract: &[Dim], file: &[i64]) -> Option<Vec<usize>> {
+    let fixed_ok = view.len() == contract.len()
+        && view.iter().zip(contract).all(|(&s, d)| match d {
+            Dim::Fixed(f) => s as i64 == *f,
+            Dim::Free => true,
+        });
+    if !fixed_ok {
+        return None;
+    }
+    if view.len() == file.len() {
+        let ok = view.iter().zip(file).all(|(&s, &d)| d < 0 || s as i64 == d);
+        return ok.then(|| view.to_vec());
+    }
+    let sizes: Vec<i64> = view.iter().map(|&s| s as i64).collect();
+    let fitted = super::contract::fit_shape_dims(&sizes, file)?;
+    fitted.iter().map(|&d| usize::try_from(d).ok()).collect()
+}
+
+/// An output's shape in the contract's rank (a file that squeezes or adds singleton
+/// dimensions gives the shape its contract describes); the shape as it came otherwise.
+fn contract_shape(shape: &[i64], contract: &[Dim]) -> Vec<usize> {
+    let as_is = || shape.iter().map(|&d| d.max(0) as usize).collect();
+    if shape.len() == contract.len() {
+        return as_is();
+    }
+    match super::contract::fit_shape_dims(shape, &super::contract::spec_target(contract)) {
+        Some(fitted) => fitted.iter().map(|&d| d.max(0) as usize).collect(),
+        None => as_is(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: inputs in the contract's shape are fed in the file's rank, outputs come
+    /// back in the contract's rank.
+    #[test]
+    fn shapes_fit_between_contract_and_file() {
+        use Dim::{Fixed, Free};
+        let c = [Fixed(1), Fixed(3), Free, Free];
+        assert_eq!(
+            feed_shape(&[1, 3, 8, 8], &c, &[1, 3, -1, -1]),
+            Some(vec![1, 3, 8, 8])
+        );
+        assert_eq!(
+            feed_shape(&[1, 3, 8, 8], &c, &[3, -1, -1]),
+            Some(vec![3, 8, 8])
+        );
+        assert_eq!(feed_shape(&[2, 3, 8, 8], &c, &[3, -1, -1]), None);
+        assert_eq!(feed_shape(&[1, 3, 8, 8], &c, &[1, 3, 4, 4]), None);
+        let out = [Fixed(1), Fixed(1), Free, Free];
+        assert_eq!(contract_shape(&[1, 6, 5], &out), [1, 1, 6, 5]);
+        assert_eq!(contract_shape(&[1], &[Fixed(1); 4]), [1, 1, 1, 1]);
+        assert_eq!(contract_shape(&[2, 6, 5], &out), [2, 6, 5]);
     }
 }

@@ -15,8 +15,11 @@
 //! * a [`TensorSpec`] with names matches the first file tensor carrying one of them; one
 //!   with no names ([`ANY_NAME`]) matches by position (for exports whose names are
 //!   arbitrary, like rembg's `input.1`);
-//! * element type must be one of [`TensorSpec::dtypes`]; rank must match; a
-//!   [`Dim::Fixed`] dimension must equal the file's, or the file's must be dynamic.
+//! * element type must be one of [`TensorSpec::dtypes`]; a [`Dim::Fixed`] dimension must
+//!   equal the file's, or the file's must be dynamic; the rank must match, or differ only
+//!   by singleton dimensions (a `[1, H, W]` depth map for `[1, 1, H, W]`, a `[1]` field of
+//!   view for `[1, 1, 1, 1]`): [`LoadedSession::run`] then feeds inputs in the file's rank
+//!   and returns outputs in the contract's.
 //!
 //! ```no_run
 //! use img23d_models::runtime::RuntimeOptions;
