@@ -13,6 +13,7 @@
 //! | [`store`] | the models folder, its lock file, fetch / verify / locate |
 //! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
 //! | [`resample`] | image resampling shared by the models' preprocessing |
+//! | [`diffusion`] | the diffusion engine: schedulers, seeded noise, CLIP tokenizer, denoising loop |
 //! | [`triposr`] | TripoSR: preprocessing, triplane sampling, decoder MLP, the field |
 //! | [`segmentation`] | background removal with rembg-style models (u2net, IS-Net, BiRefNet) |
 //! | [`error`] | the crate's [`Error`], grouped by fault ([`ErrorKind`]) |
@@ -39,6 +40,7 @@
 
 pub mod contracts;
 pub mod depth_pro;
+pub mod diffusion;
 pub mod download;
 pub mod error;
 pub mod registry;
