@@ -115,11 +115,11 @@ pub struct SchedulerConfig {
     pub kind: SchedulerKind,
     /// Training timesteps T. By default, 1000.
     pub num_train_timesteps: usize,
-    /// First beta. By default, 0.0001 (Stable Diffusion folders say 0.00085).
+    /// First beta. By default, 0.0001 (LCM: 0.00085; Stable Diffusion folders say 0.00085).
     pub beta_start: f64,
-    /// Last beta. By default, 0.02 (Stable Diffusion folders say 0.012).
+    /// Last beta. By default, 0.02 (LCM: 0.012; Stable Diffusion folders say 0.012).
     pub beta_end: f64,
-    /// The beta schedule. By default, linear.
+    /// The beta schedule. By default, linear (LCM: scaled linear).
     pub beta_schedule: BetaSchedule,
     /// What the UNet predicts. By default, epsilon.
     pub prediction_type: PredictionType,
@@ -179,12 +179,17 @@ impl SchedulerConfig {
             SchedulerKind::Ddim => (TimestepSpacing::Leading, true),
             SchedulerKind::Lcm => (TimestepSpacing::Leading, false),
         };
+        // LCMScheduler alone defaults to Stable Diffusion's betas
+        let (beta_start, beta_end, beta_schedule) = match kind {
+            SchedulerKind::Lcm => (0.00085, 0.012, BetaSchedule::ScaledLinear),
+            _ => (0.0001, 0.02, BetaSchedule::Linear),
+        };
         Self {
             kind,
             num_train_timesteps: 1000,
-            beta_start: 0.0001,
-            beta_end: 0.02,
-            beta_schedule: BetaSchedule::Linear,
+            beta_start,
+            beta_end,
+            beta_schedule,
             prediction_type: PredictionType::Epsilon,
             timestep_spacing: spacing,
             steps_offset: 0,

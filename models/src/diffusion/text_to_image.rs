@@ -51,7 +51,7 @@ const LATENT_CHANNELS: usize = 4;
 /// Pixels per latent cell.
 pub const VAE_FACTOR: usize = 8;
 /// The smallest and largest picture side accepted (multiples of 8).
-pub const SIDE_LIMITS: (u32, u32) = (64, 2048);
+pub const SIDE_LIMITS: (u32, u32) = (8, 4096);
 /// diffusers' default VAE scaling factor for SD 1.x/2.x (`AutoencoderKL` config).
 pub const SD_VAE_SCALE: f32 = 0.18215;
 /// The SDXL VAE's scaling factor (its `vae/config.json`).
@@ -706,7 +706,7 @@ mod tests {
         assert_eq!(latent_size(&r).unwrap(), (64, 64));
         r.width = 500;
         assert!(latent_size(&r).is_err());
-        r.width = 4096;
+        r.width = 4104;
         assert!(latent_size(&r).is_err());
         r.width = 64;
         r.guidance = f32::NAN;

@@ -5,7 +5,9 @@
 //! `tokenizers`-backed one of transformers 5), which the parity script
 //! `tools/clip_tokenizer_reference.py` checks on the real CLIP vocabulary:
 //!
-//! 1. normalise: Unicode NFC, every run of whitespace to one space, lower-case (per
+//! 0. split out the special tokens (`<|startoftext|>`, `<|endoftext|>` and the pad token:
+//!    with pad `!`, every `!` in a prompt is the pad token, as in `transformers`);
+//! 1. normalise each stretch between them: Unicode NFC, every run of whitespace to one space, lower-case (per
 //!    character, as `tokenizers`' `Lowercase` does);
 //! 2. split into words with CLIP's pattern
 //!    `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`
@@ -50,6 +52,8 @@ pub struct ClipTokenizer {
     bos: u32,
     eos: u32,
     pad: u32,
+    /// The special tokens split out of the text before anything else, longest first.
+    specials: Vec<(String, u32)>,
 }
 
 impl ClipTokenizer {
@@ -92,7 +96,13 @@ impl ClipTokenizer {
                 .ok_or_else(|| bad(format!("the vocabulary has no '{tok}'"), vocab_path))
         };
         let (bos, eos) = (id(BOS)?, id(EOS)?);
-        let pad = id(pad.unwrap_or(EOS))?;
+        let pad_token = pad.unwrap_or(EOS);
+        let pad = id(pad_token)?;
+        let mut specials = vec![(BOS.to_string(), bos), (EOS.to_string(), eos)];
+        if pad_token != BOS && pad_token != EOS {
+            specials.push((pad_token.to_string(), pad));
+        }
+        specials.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         let mut ranks = HashMap::new();
         let lines = merges_txt
             .lines()
@@ -119,6 +129,7 @@ impl ClipTokenizer {
             bos,
             eos,
             pad,
+            specials,
         })
     }
 
@@ -132,22 +143,35 @@ impl ClipTokenizer {
         self.eos
     }
 
-    /// The token ids of `text` without BOS/EOS, truncation or padding.
+    /// The token ids of `text` without the added BOS/EOS, truncation or padding.
     pub fn encode_words(&self, text: &str) -> Vec<u32> {
-        let normal: String = text.nfc().flat_map(char::to_lowercase).collect();
-        let normal = self.whitespace.replace_all(&normal, " ");
         let mut ids = Vec::new();
-        for m in self.words.find_iter(&normal) {
-            let word = m.as_str();
-            if word == BOS {
-                ids.push(self.bos);
-            } else if word == EOS {
-                ids.push(self.eos);
-            } else {
-                self.bpe_word(word, &mut ids);
-            }
+        let mut rest = text;
+        while !rest.is_empty() {
+            let found = rest.char_indices().find_map(|(at, _)| {
+                self.specials
+                    .iter()
+                    .find(|(tok, _)| rest[at..].starts_with(tok.as_str()))
+                    .map(|(tok, id)| (at, tok.len(), *id))
+            });
+            let Some((at, len, id)) = found else {
+                self.encode_segment(rest, &mut ids);
+                break;
+            };
+            self.encode_segment(&rest[..at], &mut ids);
+            ids.push(id);
+            rest = &rest[at + len..];
         }
         ids
+    }
+
+    /// Normalises, splits and merges a stretch of text without special tokens.
+    fn encode_segment(&self, text: &str, ids: &mut Vec<u32>) {
+        let normal: String = text.nfc().flat_map(char::to_lowercase).collect();
+        let normal = self.whitespace.replace_all(&normal, " ");
+        for m in self.words.find_iter(&normal) {
+            self.bpe_word(m.as_str(), ids);
+        }
     }
 
     /// The 77 ids the text encoder takes: BOS, up to 75 tokens, EOS, padding.
