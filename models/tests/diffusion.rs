@@ -629,3 +629,22 @@ fn a_wrong_sigma_spacing_scaling_or_prediction_misses_the_known_answer() {
     };
     misses("kat_lcm_v_4.onnx", &eps, 4, Fault::None);
 }
+
+#[test]
+fn presets_check_the_folder_family_and_supply_defaults() {
+    use img23d_models::diffusion::{Preset, sd_turbo, sdxl_turbo};
+    let sd = sd_turbo::preset();
+    assert_eq!((sd.steps, sd.guidance, sd.size), (1, 0.0, 512));
+    assert!(sd.load(&tiny("tiny_sd"), &cpu()).is_ok());
+    let e = sd.load(&tiny("tiny_sdxl"), &cpu()).unwrap_err();
+    assert!(e.to_string().contains("Sdxl"), "{e}");
+    let xl = sdxl_turbo::preset();
+    assert!(xl.load(&tiny("tiny_sdxl"), &cpu()).is_ok());
+    assert!(xl.load(&tiny("tiny_sd"), &cpu()).is_err());
+    // without a scheduler config, the preset's scheduler is used
+    let d = broken_copy("scheduler/scheduler_config.json", None);
+    let m = sd.load(d.path(), &cpu()).unwrap();
+    assert_eq!(m.scheduler().kind, SchedulerKind::Euler);
+    assert_eq!(m.scheduler().timestep_spacing, TimestepSpacing::Trailing);
+    assert!(Preset::folder().load(d.path(), &cpu()).is_err());
+}

@@ -14,6 +14,7 @@
 //! | [`denoise`] | the step loop with classifier-free guidance and progress events | `StableDiffusionPipeline.__call__` |
 //! | [`contracts`] | the Optimum layout's session contracts | optimum `model_configs.py` |
 //! | [`text_to_image`] | [`TextToImage`]: an Optimum-layout SD / SDXL folder, prompt to picture | diffusers SD and SDXL pipelines |
+//! | [`presets`], [`sd_turbo`], [`sdxl_turbo`] | [`Preset`]: a model's default steps, guidance, size and scheduler | the models' cards and configs |
 //! | [`error`] | [`DiffusionError`] | |
 //!
 //! A scheduler is built for a step count from its configuration and driven step by step:
@@ -46,7 +47,10 @@ pub mod euler_ancestral;
 pub mod lcm;
 pub mod noise;
 mod onnx;
+pub mod presets;
 pub mod schedule;
+pub mod sd_turbo;
+pub mod sdxl_turbo;
 pub mod text_to_image;
 pub mod tokenizer;
 
@@ -57,6 +61,7 @@ pub use euler::Euler;
 pub use euler_ancestral::EulerAncestral;
 pub use lcm::Lcm;
 pub use noise::TorchGenerator;
+pub use presets::Preset;
 pub use schedule::{BetaSchedule, PredictionType, SchedulerConfig, SchedulerKind, TimestepSpacing};
 pub use text_to_image::{Family, Generated, Request, TextToImage};
 pub use tokenizer::ClipTokenizer;
