@@ -18,6 +18,7 @@
 //! | [`mesh_cmd`] | `img23d mesh`: isosurface a `.npy` volume |
 //! | [`models_cmd`] | `img23d models`: list, fetch, verify neural models |
 //! | [`depth_cmd`] | `img23d depth`: metric depth, point clouds and relief meshes |
+//! | [`text_cmd`] | `img23d text`: prompt → picture (SD-Turbo, SDXL-Turbo, Optimum folders) → the main job |
 
 pub mod appearance;
 pub mod cli;
@@ -33,5 +34,6 @@ pub mod neural;
 pub mod raster;
 pub mod report;
 pub mod run;
+pub mod text_cmd;
 
 pub use error::{Error, Result};
