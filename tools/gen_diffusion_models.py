@@ -142,8 +142,7 @@ def unet(path, width, timestep_type, timestep_shape, sdxl, out_name="out_sample"
     inits = [
         init("w", f32(RNG.normal(0, 1, (width, 4)))),
         init("a", f32(0.3)), init("b", f32(0.5)), init("c", f32(2e-4)),
-        init("axes1", np.array([1], np.int64)), init("axes23", np.array([2, 3], np.int64)),
-        init("t4", np.array([-1, 1, 1, 1], np.int64)),
+        init("axes23", np.array([2, 3], np.int64)), init("t4", np.array([-1, 1, 1, 1], np.int64)),
     ]
     nodes = [
         helper.make_node("ReduceMean", ["encoder_hidden_states"], ["m"], axes=[1], keepdims=0),
@@ -153,7 +152,8 @@ def unet(path, width, timestep_type, timestep_shape, sdxl, out_name="out_sample"
     ]
     cond = "cond"
     if sdxl:
-        inits += [init("w2", f32(RNG.normal(0, 1, (POOLED, 4)))), init("d", f32(0.2)), init("e", f32(1e-4))]
+        inits += [init("w2", f32(RNG.normal(0, 1, (POOLED, 4)))), init("d", f32(0.2)), init("e", f32(1e-4)),
+                  init("axes1", np.array([1], np.int64))]
         nodes += [
             helper.make_node("MatMul", ["text_embeds", "w2"], ["pw"]),
             helper.make_node("Tanh", ["pw"], ["tp"]),
