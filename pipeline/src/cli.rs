@@ -41,6 +41,9 @@ pub enum Command {
     Models(crate::models_cmd::ModelsArgs),
     /// Metric depth, point clouds and relief meshes from photos (Depth Pro).
     Depth(crate::depth_cmd::DepthArgs),
+    /// A prompt to a picture (SD-Turbo, SDXL-Turbo or an Optimum-layout folder), then to
+    /// a textured asset through the main job.
+    Text(crate::text_cmd::TextArgs),
 }
 
 /// Arguments of the main job, `img23d IMAGE... -o DIR`, as typed. Converted into a

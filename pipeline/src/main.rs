@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Models(args)) => exit_code(img23d::models_cmd::run(args)),
         Some(Command::Mesh(args)) => exit_code(img23d::mesh_cmd::run(args)),
         Some(Command::Depth(args)) => exit_code(img23d::depth_cmd::run(args)),
+        Some(Command::Text(args)) => exit_code(img23d::text_cmd::run(args)),
         None => match RunConfig::from_args(&cli.run) {
             Ok(config) => run_main_job(&config),
             Err(e) => {
