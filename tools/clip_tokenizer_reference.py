@@ -64,9 +64,10 @@ def bytes_to_unicode():
     return dict(zip(bs, [chr(c) for c in cs]))
 
 
-def clip_vocabulary():
+def clip_vocabulary(merge_count=49152 - 256 - 2):
+    """The CLIP vocabulary with its first `merge_count` merges (all of them by default)."""
     lines = gzip.open(bpe_file()).read().decode("utf-8").split("\n")
-    merges = [tuple(m.split()) for m in lines[1 : 49152 - 256 - 2 + 1]]
+    merges = [tuple(m.split()) for m in lines[1 : merge_count + 1]]
     symbols = list(bytes_to_unicode().values())
     vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
@@ -82,6 +83,8 @@ def write_folder(folder, vocab, merges, pad):
         f.writelines(f"{a} {b}\n" for a, b in merges)
     with open(os.path.join(folder, "special_tokens_map.json"), "w") as f:
         json.dump({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": pad, "unk_token": "<|endoftext|>"}, f)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        json.dump({"model_max_length": 77, "pad_token": pad, "do_lower_case": True}, f)
 
 
 def tokenize(vocab, merges, pad, prompts):

@@ -27,9 +27,7 @@ own `OnnxStableDiffusionPipeline` run on tiny_sd (latents from
     pip install --no-deps open-clip-torch
     python tools/gen_diffusion_models.py
 """
-import gzip
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -47,7 +45,7 @@ MERGES = 300
 D1, D2, POOLED = 8, 4, 5
 
 sys.path.insert(0, HERE)
-from clip_tokenizer_reference import PROMPTS, bytes_to_unicode  # noqa: E402
+from clip_tokenizer_reference import PROMPTS, clip_vocabulary, write_folder  # noqa: E402
 
 
 def init(name, arr):
@@ -75,28 +73,7 @@ def vi(name, shape, dtype=TensorProto.FLOAT):
 # ---- tokenizer ----
 
 def tiny_vocabulary():
-    spec = importlib.util.find_spec("open_clip")
-    bpe = os.path.join(spec.submodule_search_locations[0], "bpe_simple_vocab_16e6.txt.gz")
-    lines = gzip.open(bpe).read().decode("utf-8").split("\n")
-    merges = [tuple(m.split()) for m in lines[1:1 + MERGES]]
-    symbols = list(bytes_to_unicode().values())
-    vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    return {t: i for i, t in enumerate(vocab)}, merges
-
-
-def write_tokenizer(folder, vocab, merges, pad):
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump(vocab, f, ensure_ascii=False)
-    with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8") as f:
-        f.write("#version: 0.2\n")
-        f.writelines(f"{a} {b}\n" for a, b in merges)
-    with open(os.path.join(folder, "special_tokens_map.json"), "w") as f:
-        json.dump({"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
-                   "pad_token": pad, "unk_token": "<|endoftext|>"}, f)
-    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
-        json.dump({"model_max_length": 77, "pad_token": pad, "do_lower_case": True}, f)
+    return clip_vocabulary(MERGES)
 
 
 # ---- networks ----
@@ -216,7 +193,7 @@ def write_json(path, obj):
 
 
 def tiny_sd(folder, vocab, merges):
-    write_tokenizer(os.path.join(folder, "tokenizer"), vocab, merges, "!")
+    write_folder(os.path.join(folder, "tokenizer"), vocab, merges, "!")
     text_encoder(os.path.join(folder, "text_encoder", "model.onnx"), len(vocab), D1, TensorProto.INT32, False, False)
     unet(os.path.join(folder, "unet", "model.onnx"), D1, TensorProto.FLOAT, ["batch"], False)
     vae_decoder(os.path.join(folder, "vae_decoder", "model.onnx"))
@@ -226,8 +203,8 @@ def tiny_sd(folder, vocab, merges):
 
 
 def tiny_sdxl(folder, vocab, merges):
-    write_tokenizer(os.path.join(folder, "tokenizer"), vocab, merges, "<|endoftext|>")
-    write_tokenizer(os.path.join(folder, "tokenizer_2"), vocab, merges, "!")
+    write_folder(os.path.join(folder, "tokenizer"), vocab, merges, "<|endoftext|>")
+    write_folder(os.path.join(folder, "tokenizer_2"), vocab, merges, "!")
     text_encoder(os.path.join(folder, "text_encoder", "model.onnx"), len(vocab), D1, TensorProto.INT32, True, False)
     text_encoder(os.path.join(folder, "text_encoder_2", "model.onnx"), len(vocab), D2, TensorProto.INT64, True, True)
     unet(os.path.join(folder, "unet", "model.onnx"), D1 + D2, TensorProto.INT64, [], True)

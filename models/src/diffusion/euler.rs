@@ -7,55 +7,117 @@
 //! (`scheduling_euler_discrete.py`, `step`).
 
 use super::schedule::{PredictionType, SchedulerConfig, TimestepSpacing};
-use super::{DiffusionError, Scheduler, check_step, noise::TorchGenerator};
+use super::{DiffusionError, NoiseSchedule, Scheduler, check_step, noise::TorchGenerator};
 
-/// Euler discrete sampler for one step count.
+/// The Euler family's schedule: timesteps (float32-rounded, as diffusers stores them),
+/// the sigmas interpolated at them with a final 0, and `init_noise_sigma`.
 #[derive(Debug, Clone)]
-pub struct Euler {
+pub struct SigmaSchedule {
     timesteps: Vec<f64>,
     sigmas: Vec<f32>,
-    prediction: PredictionType,
     init_sigma: f32,
 }
 
-impl Euler {
+impl SigmaSchedule {
     /// The schedule of `cfg` for `steps` steps.
-    pub fn new(cfg: &SchedulerConfig, steps: usize) -> crate::Result<Self> {
-        let (timesteps, sigmas) = sigma_schedule(cfg, steps);
-        Ok(Self {
+    pub fn new(cfg: &SchedulerConfig, steps: usize) -> Self {
+        let timesteps: Vec<f64> = cfg
+            .timesteps(steps)
+            .into_iter()
+            .map(|t| f64::from(t as f32))
+            .collect();
+        let train: Vec<f32> = cfg
+            .alphas_cumprod()
+            .iter()
+            .map(|&a| ((1.0 - a) / a).sqrt())
+            .collect();
+        let mut sigmas: Vec<f32> = timesteps
+            .iter()
+            .map(|&t| interp(&train, t) as f32)
+            .collect();
+        sigmas.push(0.0);
+        Self {
             init_sigma: init_noise_sigma(&sigmas, cfg.timestep_spacing),
             timesteps,
             sigmas,
-            prediction: cfg.prediction_type,
-        })
+        }
     }
 
     /// The sigmas, one per step and a final 0.
     pub fn sigmas(&self) -> &[f32] {
         &self.sigmas
     }
+
+    /// σ at `step` and at the step after, after checking the index and buffer lengths.
+    pub(crate) fn pair(&self, step: usize, a: usize, b: usize) -> crate::Result<(f32, f32)> {
+        check_step(self.timesteps.len(), step, a, b)?;
+        Ok((self.sigmas[step], self.sigmas[step + 1]))
+    }
 }
 
-/// The timesteps of `cfg` for `steps` steps (float32-rounded, as diffusers stores them)
-/// and the sigmas interpolated at them, with a final 0 (the sigma-space schedule of the
-/// Euler family, in Karras et al.'s notation).
-pub(crate) fn sigma_schedule(cfg: &SchedulerConfig, steps: usize) -> (Vec<f64>, Vec<f32>) {
-    let timesteps: Vec<f64> = cfg
-        .timesteps(steps)
-        .into_iter()
-        .map(|t| f64::from(t as f32))
-        .collect();
-    let train: Vec<f32> = cfg
-        .alphas_cumprod()
-        .iter()
-        .map(|&a| ((1.0 - a) / a).sqrt())
-        .collect();
-    let mut sigmas: Vec<f32> = timesteps
-        .iter()
-        .map(|&t| interp(&train, t) as f32)
-        .collect();
-    sigmas.push(0.0);
-    (timesteps, sigmas)
+impl NoiseSchedule for SigmaSchedule {
+    fn timesteps(&self) -> &[f64] {
+        &self.timesteps
+    }
+
+    fn init_noise_sigma(&self) -> f32 {
+        self.init_sigma
+    }
+
+    /// `x / √(σ²+1)`.
+    fn scale_model_input(&self, step: usize, sample: &[f32], out: &mut [f32]) -> crate::Result<()> {
+        let (sigma, _) = self.pair(step, sample.len(), out.len())?;
+        let s = (sigma * sigma + 1.0).sqrt();
+        for (o, &x) in out.iter_mut().zip(sample) {
+            *o = x / s;
+        }
+        Ok(())
+    }
+
+    /// `x + noise · σ`.
+    fn add_noise(
+        &self,
+        step: usize,
+        original: &[f32],
+        noise: &[f32],
+        out: &mut [f32],
+    ) -> crate::Result<()> {
+        let (sigma, _) = self.pair(step, original.len(), out.len())?;
+        if noise.len() != original.len() {
+            return Err(DiffusionError::Step(format!(
+                "noise has {} values, the sample {}",
+                noise.len(),
+                original.len()
+            ))
+            .into());
+        }
+        for ((o, &x), &n) in out.iter_mut().zip(original).zip(noise) {
+            *o = x + n * sigma;
+        }
+        Ok(())
+    }
+}
+
+/// Euler discrete sampler for one step count.
+#[derive(Debug, Clone)]
+pub struct Euler {
+    schedule: SigmaSchedule,
+    prediction: PredictionType,
+}
+
+impl Euler {
+    /// The schedule of `cfg` for `steps` steps.
+    pub fn new(cfg: &SchedulerConfig, steps: usize) -> crate::Result<Self> {
+        Ok(Self {
+            schedule: SigmaSchedule::new(cfg, steps),
+            prediction: cfg.prediction_type,
+        })
+    }
+
+    /// The sigmas, one per step and a final 0.
+    pub fn sigmas(&self) -> &[f32] {
+        self.schedule.sigmas()
+    }
 }
 
 /// `numpy.interp(t, arange(len(ys)), ys)`: linear between neighbours, clamped at the ends.
@@ -76,19 +138,11 @@ fn interp(ys: &[f32], t: f64) -> f64 {
 
 /// diffusers' `init_noise_sigma`: the largest sigma for linspace/trailing spacing,
 /// `√(σ_max²+1)` for leading.
-pub(crate) fn init_noise_sigma(sigmas: &[f32], spacing: TimestepSpacing) -> f32 {
+fn init_noise_sigma(sigmas: &[f32], spacing: TimestepSpacing) -> f32 {
     let max = sigmas.iter().copied().fold(0.0f32, f32::max);
     match spacing {
         TimestepSpacing::Linspace | TimestepSpacing::Trailing => max,
         TimestepSpacing::Leading => (max * max + 1.0).sqrt(),
-    }
-}
-
-/// `x / √(σ²+1)` into `out`.
-pub(crate) fn scale_by_sigma(sigma: f32, sample: &[f32], out: &mut [f32]) {
-    let s = (sigma * sigma + 1.0).sqrt();
-    for (o, &x) in out.iter_mut().zip(sample) {
-        *o = x / s;
     }
 }
 
@@ -106,18 +160,8 @@ pub(crate) fn x0_at_sigma(prediction: PredictionType, sigma: f32, x: f32, m: f32
 }
 
 impl Scheduler for Euler {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_sigma
-    }
-
-    fn scale_model_input(&self, step: usize, sample: &[f32], out: &mut [f32]) -> crate::Result<()> {
-        check_step(self.timesteps.len(), step, sample.len(), out.len())?;
-        scale_by_sigma(self.sigmas[step], sample, out);
-        Ok(())
+    fn schedule(&self) -> &dyn NoiseSchedule {
+        &self.schedule
     }
 
     fn step(
@@ -127,9 +171,8 @@ impl Scheduler for Euler {
         sample: &mut [f32],
         _noise: &mut TorchGenerator,
     ) -> crate::Result<()> {
-        check_step(self.timesteps.len(), step, model_output.len(), sample.len())?;
-        let sigma = self.sigmas[step];
-        let dt = self.sigmas[step + 1] - sigma;
+        let (sigma, next) = self.schedule.pair(step, model_output.len(), sample.len())?;
+        let dt = next - sigma;
         let p = self.prediction;
         for (x, &m) in sample.iter_mut().zip(model_output) {
             let x0 = x0_at_sigma(p, sigma, *x, m);
@@ -138,46 +181,4 @@ impl Scheduler for Euler {
         }
         Ok(())
     }
-
-    fn add_noise(
-        &self,
-        step: usize,
-        original: &[f32],
-        noise: &[f32],
-        out: &mut [f32],
-    ) -> crate::Result<()> {
-        add_noise_sigma(
-            self.timesteps.len(),
-            &self.sigmas,
-            step,
-            original,
-            noise,
-            out,
-        )
-    }
-}
-
-/// `x + noise · σ_step` into `out` (the Euler family's `add_noise`).
-pub(crate) fn add_noise_sigma(
-    steps: usize,
-    sigmas: &[f32],
-    step: usize,
-    original: &[f32],
-    noise: &[f32],
-    out: &mut [f32],
-) -> crate::Result<()> {
-    check_step(steps, step, original.len(), out.len())?;
-    if noise.len() != original.len() {
-        return Err(DiffusionError::Step(format!(
-            "noise has {} values, the sample {}",
-            noise.len(),
-            original.len()
-        ))
-        .into());
-    }
-    let sigma = sigmas[step];
-    for ((o, &x), &n) in out.iter_mut().zip(original).zip(noise) {
-        *o = x + n * sigma;
-    }
-    Ok(())
 }

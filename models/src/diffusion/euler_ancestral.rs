@@ -9,19 +9,15 @@
 //! (`scheduling_euler_ancestral_discrete.py`, `step`); the `sample` prediction type is not
 //! implemented there and is refused here.
 
-use super::euler::{
-    add_noise_sigma, init_noise_sigma, scale_by_sigma, sigma_schedule, x0_at_sigma,
-};
+use super::euler::{SigmaSchedule, x0_at_sigma};
 use super::schedule::{PredictionType, SchedulerConfig};
-use super::{DiffusionError, Scheduler, check_step, noise::TorchGenerator};
+use super::{DiffusionError, NoiseSchedule, Scheduler, noise::TorchGenerator};
 
 /// Euler ancestral sampler for one step count.
 #[derive(Debug, Clone)]
 pub struct EulerAncestral {
-    timesteps: Vec<f64>,
-    sigmas: Vec<f32>,
+    schedule: SigmaSchedule,
     prediction: PredictionType,
-    init_sigma: f32,
     noise: Vec<f32>,
 }
 
@@ -36,11 +32,8 @@ impl EulerAncestral {
             }
             .into());
         }
-        let (timesteps, sigmas) = sigma_schedule(cfg, steps);
         Ok(Self {
-            init_sigma: init_noise_sigma(&sigmas, cfg.timestep_spacing),
-            timesteps,
-            sigmas,
+            schedule: SigmaSchedule::new(cfg, steps),
             prediction: cfg.prediction_type,
             noise: Vec::new(),
         })
@@ -48,23 +41,13 @@ impl EulerAncestral {
 
     /// The sigmas, one per step and a final 0.
     pub fn sigmas(&self) -> &[f32] {
-        &self.sigmas
+        self.schedule.sigmas()
     }
 }
 
 impl Scheduler for EulerAncestral {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        self.init_sigma
-    }
-
-    fn scale_model_input(&self, step: usize, sample: &[f32], out: &mut [f32]) -> crate::Result<()> {
-        check_step(self.timesteps.len(), step, sample.len(), out.len())?;
-        scale_by_sigma(self.sigmas[step], sample, out);
-        Ok(())
+    fn schedule(&self) -> &dyn NoiseSchedule {
+        &self.schedule
     }
 
     fn step(
@@ -74,9 +57,7 @@ impl Scheduler for EulerAncestral {
         sample: &mut [f32],
         noise: &mut TorchGenerator,
     ) -> crate::Result<()> {
-        check_step(self.timesteps.len(), step, model_output.len(), sample.len())?;
-        let sigma = self.sigmas[step];
-        let sigma_to = self.sigmas[step + 1];
+        let (sigma, sigma_to) = self.schedule.pair(step, model_output.len(), sample.len())?;
         let to2 = sigma_to * sigma_to;
         let sigma_up = (to2 * (sigma * sigma - to2) / (sigma * sigma)).sqrt();
         let sigma_down = (to2 - sigma_up * sigma_up).sqrt();
@@ -90,22 +71,5 @@ impl Scheduler for EulerAncestral {
             *x = (*x + derivative * dt) + n * sigma_up;
         }
         Ok(())
-    }
-
-    fn add_noise(
-        &self,
-        step: usize,
-        original: &[f32],
-        noise: &[f32],
-        out: &mut [f32],
-    ) -> crate::Result<()> {
-        add_noise_sigma(
-            self.timesteps.len(),
-            &self.sigmas,
-            step,
-            original,
-            noise,
-            out,
-        )
     }
 }

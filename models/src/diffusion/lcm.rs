@@ -9,9 +9,9 @@
 //! re-noises to the next timestep with fresh generator noise. Float32 as in
 //! `scheduling_lcm.py`, `step`.
 
-use super::ddim::{add_noise_alpha, alpha_at, final_alpha, x0_eps_at_alpha};
+use super::ddim::{AlphaSchedule, x0_eps_at_alpha};
 use super::schedule::{PredictionType, SchedulerConfig};
-use super::{DiffusionError, Scheduler, check_step, noise::TorchGenerator};
+use super::{DiffusionError, NoiseSchedule, Scheduler, noise::TorchGenerator};
 
 /// σ_data of the consistency boundary condition.
 const SIGMA_DATA: f32 = 0.5;
@@ -19,9 +19,7 @@ const SIGMA_DATA: f32 = 0.5;
 /// LCM sampler for one step count.
 #[derive(Debug, Clone)]
 pub struct Lcm {
-    timesteps: Vec<f64>,
-    alphas_cumprod: Vec<f32>,
-    final_alpha: f32,
+    schedule: AlphaSchedule,
     prediction: PredictionType,
     clip: Option<f32>,
     timestep_scaling: f32,
@@ -49,11 +47,8 @@ impl Lcm {
                 origin[idx] as f64
             })
             .collect();
-        let alphas_cumprod = cfg.alphas_cumprod();
         Ok(Self {
-            final_alpha: final_alpha(cfg, &alphas_cumprod),
-            alphas_cumprod,
-            timesteps,
+            schedule: AlphaSchedule::new(cfg, timesteps),
             prediction: cfg.prediction_type,
             clip: cfg.clip_sample.then_some(cfg.clip_sample_range as f32),
             timestep_scaling: cfg.timestep_scaling as f32,
@@ -71,18 +66,8 @@ impl Lcm {
 }
 
 impl Scheduler for Lcm {
-    fn timesteps(&self) -> &[f64] {
-        &self.timesteps
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&self, step: usize, sample: &[f32], out: &mut [f32]) -> crate::Result<()> {
-        check_step(self.timesteps.len(), step, sample.len(), out.len())?;
-        out.copy_from_slice(sample);
-        Ok(())
+    fn schedule(&self) -> &dyn NoiseSchedule {
+        &self.schedule
     }
 
     fn step(
@@ -92,19 +77,22 @@ impl Scheduler for Lcm {
         sample: &mut [f32],
         noise: &mut TorchGenerator,
     ) -> crate::Result<()> {
-        check_step(self.timesteps.len(), step, model_output.len(), sample.len())?;
-        let t = self.timesteps[step];
-        let last = step + 1 == self.timesteps.len();
-        let prev = if last { t } else { self.timesteps[step + 1] };
-        let a = alpha_at(&self.alphas_cumprod, t as i64, self.final_alpha);
-        let a_prev = alpha_at(&self.alphas_cumprod, prev as i64, self.final_alpha);
+        let t = self
+            .schedule
+            .timestep(step, model_output.len(), sample.len())?;
+        let steps = self.schedule.timesteps().len();
+        let last = step + 1 == steps;
+        let prev = if last {
+            t
+        } else {
+            self.schedule.timesteps()[step + 1]
+        };
+        let a = self.schedule.alpha_at(t as i64);
+        let a_prev = self.schedule.alpha_at(prev as i64);
         let (sa, sb) = (a.sqrt(), (1.0 - a).sqrt());
         let (c_skip, c_out) = self.boundary(t);
         for (x, &m) in sample.iter_mut().zip(model_output) {
-            let (mut x0, _) = x0_eps_at_alpha(self.prediction, sa, sb, *x, m);
-            if let Some(r) = self.clip {
-                x0 = x0.clamp(-r, r);
-            }
+            let (x0, _) = x0_eps_at_alpha(self.prediction, sa, sb, *x, m, self.clip);
             *x = c_out * x0 + c_skip * *x;
         }
         if !last {
@@ -116,22 +104,5 @@ impl Scheduler for Lcm {
             }
         }
         Ok(())
-    }
-
-    fn add_noise(
-        &self,
-        step: usize,
-        original: &[f32],
-        noise: &[f32],
-        out: &mut [f32],
-    ) -> crate::Result<()> {
-        add_noise_alpha(
-            &self.timesteps,
-            &self.alphas_cumprod,
-            step,
-            original,
-            noise,
-            out,
-        )
     }
 }

@@ -26,14 +26,14 @@
 //!     SchedulerKind::Euler, PredictionType::Epsilon, TimestepSpacing::Trailing);
 //! let mut sched = cfg.build(4)?;
 //! assert_eq!(sched.timesteps(), [999.0, 749.0, 499.0, 249.0]);
-//! let mut gen = TorchGenerator::new(42);
-//! let mut latents = gen.randn(4 * 8 * 8);
+//! let mut noise = TorchGenerator::new(42);
+//! let mut latents = noise.randn(4 * 8 * 8);
 //! latents.iter_mut().for_each(|x| *x *= sched.init_noise_sigma());
 //! let mut unet_input = vec![0.0; latents.len()];
 //! for i in 0..sched.timesteps().len() {
 //!     sched.scale_model_input(i, &latents, &mut unet_input)?;
 //!     let eps = vec![0.0f32; latents.len()]; // the UNet's prediction goes here
-//!     sched.step(i, &eps, &mut latents, &mut gen)?;
+//!     sched.step(i, &eps, &mut latents, &mut noise)?;
 //! }
 //! # Ok::<(), img23d_models::Error>(())
 //! ```
@@ -54,10 +54,10 @@ pub mod sdxl_turbo;
 pub mod text_to_image;
 pub mod tokenizer;
 
-pub use ddim::Ddim;
+pub use ddim::{AlphaSchedule, Ddim};
 pub use denoise::StepEvent;
 pub use error::DiffusionError;
-pub use euler::Euler;
+pub use euler::{Euler, SigmaSchedule};
 pub use euler_ancestral::EulerAncestral;
 pub use lcm::Lcm;
 pub use noise::TorchGenerator;
@@ -66,12 +66,11 @@ pub use schedule::{BetaSchedule, PredictionType, SchedulerConfig, SchedulerKind,
 pub use text_to_image::{Family, Generated, Request, TextToImage};
 pub use tokenizer::ClipTokenizer;
 
-/// One sampling algorithm with its schedule for a fixed step count.
-///
-/// The loop calls, for each step `i` in `0..timesteps().len()`: [`Self::scale_model_input`]
-/// (the UNet's input), the UNet at `timesteps()[i]`, then [`Self::step`] (the latents in
-/// place). Initial latents are standard normal noise times [`Self::init_noise_sigma`].
-pub trait Scheduler: Send + Sync + std::fmt::Debug {
+/// The noise levels of a schedule for a fixed step count: the timesteps, the spread of
+/// the initial noise, the UNet's input scaling and noising to a step's level. Two
+/// implementations: [`euler::SigmaSchedule`] (the Euler family, in σ) and
+/// [`ddim::AlphaSchedule`] (DDIM and LCM, in ᾱ).
+pub trait NoiseSchedule: Send + Sync + std::fmt::Debug {
     /// The training timesteps the steps visit, first to last.
     fn timesteps(&self) -> &[f64];
 
@@ -80,6 +79,27 @@ pub trait Scheduler: Send + Sync + std::fmt::Debug {
 
     /// The UNet's input at step `step` from the current latents, into `out` (same length).
     fn scale_model_input(&self, step: usize, sample: &[f32], out: &mut [f32]) -> crate::Result<()>;
+
+    /// `original` noised to the level of step `step` with `noise`, into `out` (diffusers'
+    /// `add_noise`; Zero123++ noises its reference latent this way).
+    fn add_noise(
+        &self,
+        step: usize,
+        original: &[f32],
+        noise: &[f32],
+        out: &mut [f32],
+    ) -> crate::Result<()>;
+}
+
+/// One sampling algorithm with its schedule for a fixed step count.
+///
+/// The loop calls, for each step `i` in `0..timesteps().len()`: [`Self::scale_model_input`]
+/// (the UNet's input), the UNet at `timesteps()[i]`, then [`Self::step`] (the latents in
+/// place). Initial latents are standard normal noise times [`Self::init_noise_sigma`].
+/// Implementations give their [`NoiseSchedule`] and their step; the rest follows.
+pub trait Scheduler: Send + Sync + std::fmt::Debug {
+    /// The schedule's noise levels.
+    fn schedule(&self) -> &dyn NoiseSchedule;
 
     /// Advances `sample` by one step given the UNet's (guided) output; ancestral samplers
     /// draw their fresh noise from `noise`.
@@ -91,15 +111,31 @@ pub trait Scheduler: Send + Sync + std::fmt::Debug {
         noise: &mut TorchGenerator,
     ) -> crate::Result<()>;
 
-    /// `original` noised to the level of step `step` with `noise`, into `out` (diffusers'
-    /// `add_noise`; Zero123++ noises its reference latent this way).
+    /// The training timesteps the steps visit, first to last.
+    fn timesteps(&self) -> &[f64] {
+        self.schedule().timesteps()
+    }
+
+    /// The spread of the initial noise.
+    fn init_noise_sigma(&self) -> f32 {
+        self.schedule().init_noise_sigma()
+    }
+
+    /// The UNet's input at step `step` from the current latents, into `out` (same length).
+    fn scale_model_input(&self, step: usize, sample: &[f32], out: &mut [f32]) -> crate::Result<()> {
+        self.schedule().scale_model_input(step, sample, out)
+    }
+
+    /// `original` noised to the level of step `step` with `noise`, into `out`.
     fn add_noise(
         &self,
         step: usize,
         original: &[f32],
         noise: &[f32],
         out: &mut [f32],
-    ) -> crate::Result<()>;
+    ) -> crate::Result<()> {
+        self.schedule().add_noise(step, original, noise, out)
+    }
 }
 
 /// Checks a step index and two buffer lengths.
