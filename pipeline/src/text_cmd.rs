@@ -162,6 +162,10 @@ pub fn run(args: &TextArgs) -> Result<()> {
     check_range("--num-images", args.num_images, 1, MAX_CANDIDATES)?;
     let config = image_config(args, &folder)?;
     let jobs = jobs(&prompts, args.raw_prompt);
+    // the 3D stages' worker pool, as the main job sizes it (already built: kept)
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .build_global();
     let mut model = preset.load(&folder, &config.runtime_options())?;
     prepare_output_dir(&args.output)?;
     let neural = if args.image_only {
