@@ -32,14 +32,15 @@ fn help_documents_every_option() {
         "models",
         "depth",
         "doctor",
+        "text",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
     let mut command = img23d::cli::command();
     command.build();
     let checked = help_documents_every_argument_of(&command, &mut Vec::new());
-    // The main job and mesh, models (list, fetch, verify, path), depth, doctor.
-    assert_eq!(checked, 9);
+    // The main job and mesh, models (list, fetch, verify, path), depth, doctor, text.
+    assert_eq!(checked, 10);
 }
 
 /// Runs `img23d PATH... --help` for `command` and each of its subcommands, and checks

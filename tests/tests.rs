@@ -36,3 +36,7 @@ mod doctor;
 /// The main job through TripoSR and the segmentation model (tiny models with the real
 /// contracts): valid GLB, the input view facing +Z, forced models that are missing.
 mod triposr_cmd;
+
+/// `img23d text` on the tiny Optimum-layout SD folder: picture with PNG metadata, a valid
+/// GLB, the report's text section, candidates, prompt files, the missing model.
+mod text_cmd;

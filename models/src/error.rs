@@ -234,6 +234,11 @@ pub enum Error {
     #[error("Depth Pro: {0}")]
     DepthPro(#[from] crate::depth_pro::PostprocessError),
 
+    /// The diffusion engine: a model folder's configuration, its tokenizer files, or a
+    /// generation request.
+    #[error(transparent)]
+    Diffusion(#[from] crate::diffusion::DiffusionError),
+
     // ---- file system ----
     /// Reading or writing a file failed.
     #[error("{source}: {}", path.display())]
@@ -302,6 +307,12 @@ impl Error {
             | Self::NoSpace { .. } => ErrorKind::Download,
             Self::Io { .. } => ErrorKind::Io,
             Self::DepthPro(_) => ErrorKind::Inference,
+            Self::Diffusion(e) => match e {
+                crate::diffusion::DiffusionError::Config { .. }
+                | crate::diffusion::DiffusionError::Tokenizer { .. } => ErrorKind::ModelFile,
+                crate::diffusion::DiffusionError::Unsupported { .. } => ErrorKind::Signature,
+                _ => ErrorKind::Inference,
+            },
         }
     }
 }

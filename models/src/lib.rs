@@ -15,6 +15,7 @@
 //! | [`download`] | resumable, checksum-verified HTTPS downloads and hub metadata |
 //! | [`onnx_graph`] | a streaming reader (and a small writer) for ONNX protobuf graphs |
 //! | [`resample`] | the one image resampler: filtered resize (models' preprocessing, the pipeline's cut-outs and textures) and Depth Pro's PyTorch bilinear |
+//! | [`diffusion`] | the diffusion engine: schedulers, seeded noise, CLIP tokenizer, denoising loop |
 //! | [`triposr`] | TripoSR: preprocessing, triplane sampling, decoder MLP, the field |
 //! | [`segmentation`] | background removal with rembg-style models (u2net, IS-Net, BiRefNet) |
 //! | [`error`] | the crate's [`Error`], grouped by fault ([`ErrorKind`]) |
@@ -41,6 +42,7 @@
 
 pub mod contracts;
 pub mod depth_pro;
+pub mod diffusion;
 pub mod doctor;
 pub mod download;
 pub mod error;

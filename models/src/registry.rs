@@ -40,17 +40,20 @@ pub enum ModelId {
     Zero123pp,
     /// SD-Turbo text-to-image (export recipe only).
     SdTurbo,
+    /// SDXL-Turbo text-to-image (export recipe only).
+    SdxlTurbo,
 }
 
 impl ModelId {
     /// Every model, in listing order.
-    pub const ALL: [ModelId; 6] = [
+    pub const ALL: [ModelId; 7] = [
         Self::TriposrEncoder,
         Self::TriposrDecoder,
         Self::DepthPro,
         Self::Segmentation,
         Self::Zero123pp,
         Self::SdTurbo,
+        Self::SdxlTurbo,
     ];
 
     /// The name used on the command line and as the folder name.
@@ -62,6 +65,7 @@ impl ModelId {
             Self::Segmentation => "birefnet-lite",
             Self::Zero123pp => "zero123pp",
             Self::SdTurbo => "sd-turbo",
+            Self::SdxlTurbo => "sdxl-turbo",
         }
     }
 }
@@ -203,7 +207,7 @@ const TRIPOSR_REPO: Source = Source::HuggingFace {
     revision: "main",
 };
 
-static BUILTIN: [ModelEntry; 6] = [
+static BUILTIN: [ModelEntry; 7] = [
     ModelEntry {
         id: ModelId::TriposrEncoder,
         description: "TripoSR image encoder: 512x512 picture -> triplane [1,3,40,64,64]",
@@ -366,16 +370,32 @@ static BUILTIN: [ModelEntry; 6] = [
         licence: "Stability AI Community License",
         homepage: "https://huggingface.co/stabilityai/sd-turbo",
         source: Source::ExportRecipe {
-            recipe: "`pip install optimum[exporters]` then `optimum-cli export onnx --model \
-                     stabilityai/sd-turbo --task text-to-image <models>/sd-turbo/` (Optimum \
-                     layout: text_encoder/, unet/, vae_decoder/, tokenizer/; the I/O names are \
-                     those of https://github.com/huggingface/optimum, \
+            recipe: "`python tools/export_text_to_image.py sd-turbo <models>/sd-turbo/` \
+                     (runs `optimum-cli export onnx --model stabilityai/sd-turbo --task \
+                     text-to-image`; Optimum layout: text_encoder/, unet/, vae_decoder/, \
+                     tokenizer/, scheduler/; the I/O names are those of \
+                     https://github.com/huggingface/optimum, \
                      optimum/exporters/onnx/model_configs.py)",
         },
         variants: &[],
         contracts: &[],
         preprocess: None,
         notes: "community exports exist (standard diffusers-ONNX layout) but are not pinned",
+    },
+    ModelEntry {
+        id: ModelId::SdxlTurbo,
+        description: "SDXL-Turbo text-to-image, 512x512, 1-4 steps, two text encoders (export recipe)",
+        licence: "Stability AI Non-Commercial Research Community License",
+        homepage: "https://huggingface.co/stabilityai/sdxl-turbo",
+        source: Source::ExportRecipe {
+            recipe: "`python tools/export_text_to_image.py sdxl-turbo <models>/sdxl-turbo/` \
+                     (runs `optimum-cli export onnx --model stabilityai/sdxl-turbo --task \
+                     text-to-image`; Optimum layout with text_encoder_2/ and tokenizer_2/)",
+        },
+        variants: &[],
+        contracts: &[],
+        preprocess: None,
+        notes: "fp32 UNet about 10 GB; the official ONNX files on the model's main branch are not pinned",
     },
 ];
 

@@ -24,6 +24,7 @@
 //! | [`neural`] | background removal with a segmentation model, the TripoSR reconstruction, and the choice between them and the weight-free stages |
 //! | [`appearance`] | the texture, the input camera, the fidelity check, the preview sheet |
 //! | [`error`] | the pipeline's error type and exit codes |
+//! | [`text_cmd`] | `img23d text`: prompt → picture (SD-Turbo, SDXL-Turbo, Optimum folders) → the main job |
 
 pub mod appearance;
 pub mod cli;
@@ -41,5 +42,6 @@ pub mod output;
 pub mod report;
 pub mod run;
 pub mod stage;
+pub mod text_cmd;
 
 pub use error::{Error, Result};

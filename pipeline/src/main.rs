@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use img23d::cli::Command;
 use img23d::run::{RunConfig, prepare_models, run_image_with};
 use img23d::stage::printer;
-use img23d::{Error, depth_cmd, doctor_cmd, mesh_cmd, models_cmd};
+use img23d::{Error, depth_cmd, doctor_cmd, mesh_cmd, models_cmd, text_cmd};
 
 fn main() -> ExitCode {
     let cli = img23d::cli::parse();
@@ -23,6 +23,10 @@ fn main() -> ExitCode {
             depth_cmd::run(&c).map(|()| 0)
         }),
         Some(Command::Doctor(args)) => args.to_config().and_then(|c| doctor_cmd::run(&c)),
+        Some(Command::Text(args)) => args.to_config().and_then(|c| {
+            start_workers(c.image.threads)?;
+            text_cmd::run(&c).map(|()| 0)
+        }),
         None => cli.run.to_config().map(|c| run_main_job(&c)),
     };
     let code = match result {

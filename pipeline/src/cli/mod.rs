@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `cli/image.rs` | the main job's arguments ([`RunArgs`]) |
 //! | `cli/runtime.rs` | the runtime and models-folder group every command that runs a model flattens ([`RuntimeArgs`], [`OfflineArg`]) |
-//! | `cli/depth.rs`, `cli/doctor.rs`, `cli/mesh.rs`, `cli/models.rs` | the subcommands' arguments |
+//! | `cli/depth.rs`, `cli/doctor.rs`, `cli/mesh.rs`, `cli/models.rs`, `cli/text.rs` | the subcommands' arguments |
 
 /// Implements `clap::ValueEnum` for a library enum: the variants with their names on the
 /// command line (and aliases) and the help of each, so the library stays free of clap.
@@ -37,6 +37,7 @@ mod image;
 mod mesh;
 mod models;
 mod runtime;
+mod text;
 
 use std::ffi::OsString;
 
@@ -48,6 +49,7 @@ pub use image::RunArgs;
 pub use mesh::{InsideArg, KeepArg, MeshArgs};
 pub use models::{ModelsActionArg, ModelsArgs};
 pub use runtime::{OfflineArg, RuntimeArgs};
+pub use text::TextArgs;
 
 /// img23d: turn a picture into a textured 3D asset (GLB, PLY, OBJ).
 ///
@@ -84,6 +86,9 @@ pub enum Command {
     /// What this machine can run: ONNX Runtime, GPUs, CUDA libraries, models; why a run is
     /// on the CPU. Exit status 1 with the first problem and its fix.
     Doctor(DoctorArgs),
+    /// A prompt to a picture (SD-Turbo, SDXL-Turbo or an Optimum-layout folder), then to
+    /// a textured asset through the main job.
+    Text(TextArgs),
 }
 
 /// The whole command line as clap sees it. The runtime group is global under
