@@ -131,15 +131,19 @@ fn models_report(store: &ModelStore, problems: &mut Vec<Problem>) -> Result<Mode
     })
 }
 
-/// The screen for people.
+/// The screen for people: one section per finding, then the verdict.
 fn render(r: &DoctorReport) -> String {
+    let mut out = Vec::new();
+    render_library(r, &mut out);
+    render_providers(&r.runtime, &mut out);
+    render_machine(&r.runtime, &mut out);
+    render_verdict(r, &mut out);
+    out.join("\n") + "\n"
+}
+
+fn render_library(r: &DoctorReport, out: &mut Vec<String>) {
     let d = &r.runtime;
-    let mut s = String::new();
-    let mut line = |t: String| {
-        s.push_str(&t);
-        s.push('\n');
-    };
-    line(format!(
+    out.push(format!(
         "img23d {} (features: {})",
         r.img23d_version,
         if d.build_features.is_empty() {
@@ -148,52 +152,58 @@ fn render(r: &DoctorReport) -> String {
             d.build_features.join(", ")
         }
     ));
-    line(String::new());
-    line("ONNX Runtime".into());
-    match (&d.onnxruntime.path, &d.onnxruntime.error) {
-        (Some(p), _) => line(format!(
+    out.push(String::new());
+    out.push("ONNX Runtime".into());
+    out.push(match (&d.onnxruntime.path, &d.onnxruntime.error) {
+        (Some(p), _) => format!(
             "  library     {} (version {}, found by {})",
             p.display(),
             d.onnxruntime.version.as_deref().unwrap_or("unknown"),
             d.onnxruntime.found_by.as_deref().unwrap_or("?")
-        )),
-        (None, Some(e)) => line(format!("  library     none usable: {e}")),
-        (None, None) => line("  library     none".into()),
-    }
+        ),
+        (None, Some(e)) => format!("  library     none usable: {e}"),
+        (None, None) => "  library     none".into(),
+    });
     for l in &d.onnxruntime.looked_at {
-        line(format!(
+        out.push(format!(
             "  looked at   {} ({}): {}",
             l.path.display(),
             l.source,
             l.note
         ));
     }
-    line(String::new());
-    line("Execution providers".into());
+}
+
+fn render_providers(d: &Diagnosis, out: &mut Vec<String>) {
+    out.push(String::new());
+    out.push("Execution providers".into());
     for p in &d.providers {
         let state = match p.starts {
             Some(true) => "starts",
             Some(false) => "FAILS",
             None => "not available",
         };
-        line(format!(
+        out.push(format!(
             "  {:<26} {:<11} {:<13} {}",
             p.name, p.device, state, p.detail
         ));
         if let (Some(f), Some(false)) = (&p.library_file, p.library_file_present) {
-            line(format!("  {:<26} {} not found", "", f.display()));
+            out.push(format!("  {:<26} {} not found", "", f.display()));
         }
         if let Some(e) = &p.library_load_error {
-            line(format!("  {:<26} loader: {e}", ""));
+            out.push(format!("  {:<26} loader: {e}", ""));
         }
     }
-    line(String::new());
-    line("GPUs".into());
+}
+
+fn render_machine(d: &Diagnosis, out: &mut Vec<String>) {
+    out.push(String::new());
+    out.push("GPUs".into());
     if d.gpus.is_empty() {
-        line("  none visible (no nvidia-smi, no /proc/driver/nvidia)".into());
+        out.push("  none visible (no nvidia-smi, no /proc/driver/nvidia)".into());
     }
     for g in &d.gpus {
-        line(format!(
+        out.push(format!(
             "  {}: {}{}{}",
             g.index,
             g.name,
@@ -206,45 +216,46 @@ fn render(r: &DoctorReport) -> String {
                 .unwrap_or_default()
         ));
     }
-    line(String::new());
-    line("CUDA libraries (as the dynamic loader resolves them)".into());
+    out.push(String::new());
+    out.push("CUDA libraries (as the dynamic loader resolves them)".into());
     for l in &d.cuda_libraries {
-        match (&l.path, &l.error) {
-            (_, Some(e)) => line(format!("  {:<20} not found: {e}", l.name)),
-            (Some(p), None) => line(format!("  {:<20} {}", l.name, p.display())),
-            (None, None) => line(format!("  {:<20} loads", l.name)),
-        }
+        out.push(match (&l.path, &l.error) {
+            (_, Some(e)) => format!("  {:<20} not found: {e}", l.name),
+            (Some(p), None) => format!("  {:<20} {}", l.name, p.display()),
+            (None, None) => format!("  {:<20} loads", l.name),
+        });
     }
-    line(String::new());
-    line(format!("Models folder {}", r.models.folder.display()));
+}
+
+fn render_verdict(r: &DoctorReport, out: &mut Vec<String>) {
+    let d = &r.runtime;
+    out.push(String::new());
+    out.push(format!("Models folder {}", r.models.folder.display()));
     for m in &r.models.entries {
-        line(format!(
+        out.push(format!(
             "  {:<16} {:<5} {}",
             m.name,
             m.precision.as_deref().unwrap_or("-"),
             m.state
         ));
     }
-    line(String::new());
-    line(format!(
+    out.push(String::new());
+    out.push(format!(
         "--device auto picks: {} ({})",
         d.auto_device.device, d.auto_device.reason
     ));
-    for n in &d.notes {
-        line(format!("note: {n}"));
-    }
+    out.extend(d.notes.iter().map(|n| format!("note: {n}")));
     match d.problems.first() {
-        None => line("OK: everything installed can run".into()),
+        None => out.push("OK: everything installed can run".into()),
         Some(p) => {
-            line(format!("PROBLEM: {}", p.problem));
-            line(format!("FIX: {}", p.fix));
+            out.push(format!("PROBLEM: {}", p.problem));
+            out.push(format!("FIX: {}", p.fix));
             if d.problems.len() > 1 {
-                line(format!(
+                out.push(format!(
                     "({} more problem(s): img23d doctor --json lists them all)",
                     d.problems.len() - 1
                 ));
             }
         }
     }
-    s
 }

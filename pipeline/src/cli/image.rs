@@ -8,7 +8,7 @@ use crate::output::Format;
 use crate::run::RunConfig;
 use crate::{Error, Result};
 
-use super::RuntimeArgs;
+use super::{AssetArgs, RuntimeArgs};
 
 /// Arguments of the main job, `img23d IMAGE... -o DIR`, as typed. Mapped onto a validated
 /// [`RunConfig`] ([`RunArgs::to_config`]) before any work starts.
@@ -24,77 +24,19 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "DIR", required = true)]
     pub output: Option<PathBuf>,
 
-    /// Output formats, comma separated: glb (binary glTF with normals, UVs, the baked
-    /// texture and a PBR material), ply (binary little endian with normals and vertex
-    /// colors), obj (with UVs, an MTL and the texture PNG). With --texture-size 0, the
-    /// GLB and OBJ carry vertex colors instead of a texture.
-    #[arg(
-        short,
-        long,
-        value_name = "FORMATS",
-        value_delimiter = ',',
-        default_value = "glb"
-    )]
-    pub format: Vec<Format>,
-
-    /// Marching-cubes grid resolution: points per axis of the extraction grid, from 8 to
-    /// 1024. Higher gives finer meshes and takes longer.
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub resolution: usize,
+    /// Formats, grid, foreground, texture and material.
+    #[command(flatten)]
+    pub asset: AssetArgs,
 
     /// Height of the asset in meters: the mesh is scaled so its bounding box is this tall
     /// along +Y, stands on y = 0 and is centered on the Y axis.
     #[arg(long, value_name = "METERS", default_value_t = 1.0)]
     pub height: f32,
 
-    /// Fraction of the reconstruction square the object fills after cropping to the
-    /// foreground and padding (as TripoSR's resize_foreground), in (0, 1].
-    #[arg(long, value_name = "RATIO", default_value_t = 0.85)]
-    pub foreground_ratio: f32,
-
-    /// Do not look for the object: treat the whole picture as the object (no alpha, no
-    /// background keying).
-    #[arg(long)]
-    pub no_remove_bg: bool,
-
     /// Reconstruction: auto (TripoSR when installed, else the built-in silhouette
     /// inflation, saying so), triposr (an error when it is not installed), inflate.
     #[arg(long, value_enum, value_name = "MODEL", default_value_t = ModelChoice::Auto)]
     pub model: ModelChoice,
-
-    /// Background removal: auto (the picture's alpha if it has transparency, else the
-    /// segmentation model if installed, else weight-free keying), alpha, model, key, none
-    /// (the same as --no-remove-bg).
-    #[arg(long = "bg", value_enum, value_name = "HOW", default_value_t = BackgroundChoice::Auto)]
-    pub bg: BackgroundChoice,
-
-    /// Side of the square base-color texture, in texels (16 to 8192): the mesh gets a UV
-    /// atlas and the reconstruction's color is baked into an embedded PNG (GLB), a PNG
-    /// beside the OBJ with its MTL; the PLY keeps vertex colors. 0: vertex colors only.
-    #[arg(long, value_name = "TEXELS", default_value_t = 1024)]
-    pub texture_size: u32,
-
-    /// With a texture, also write the vertex colors into the GLB as COLOR_0 (glTF
-    /// multiplies them into the texture, so the asset looks darker).
-    #[arg(long)]
-    pub keep_vertex_colors: bool,
-
-    /// Metalness of the PBR material, from 0 (dielectric) to 1 (metal).
-    #[arg(long, value_name = "0..1", default_value_t = 0.0)]
-    pub metallic: f32,
-
-    /// Roughness of the PBR material, from 0 (mirror) to 1 (matte).
-    #[arg(long, value_name = "0..1", default_value_t = 0.9)]
-    pub roughness: f32,
-
-    /// Write DIR/<stem>.preview.png: the asset from the input camera and from 8 sides
-    /// around it, shaded and textured (on by default).
-    #[arg(long, overrides_with = "no_preview")]
-    pub preview: bool,
-
-    /// Do not write the preview sheet.
-    #[arg(long, overrides_with = "preview")]
-    pub no_preview: bool,
 
     /// Print nothing but errors.
     #[arg(short, long)]
@@ -113,21 +55,15 @@ impl RunArgs {
             expected: "an output folder".into(),
             got: "nothing".into(),
         })?;
-        let background = if self.no_remove_bg {
-            BackgroundChoice::None
-        } else {
-            self.bg
-        };
-        let mut formats = self.format.clone();
-        formats.sort();
-        formats.dedup();
+        let a = &self.asset;
+        let background = a.background();
         let config = RunConfig {
             images: self.images.clone(),
             output_dir,
-            formats,
-            resolution: self.resolution,
+            formats: a.formats(),
+            resolution: a.resolution,
             height: self.height,
-            foreground_ratio: self.foreground_ratio,
+            foreground_ratio: a.foreground_ratio,
             remove_background: background != BackgroundChoice::None,
             threads: self.runtime.threads,
             quiet: self.quiet,
@@ -135,11 +71,11 @@ impl RunArgs {
             background,
             models_dir: self.runtime.models_dir.clone(),
             runtime: self.runtime.to_options()?,
-            texture_size: self.texture_size,
-            keep_vertex_colors: self.keep_vertex_colors,
-            metallic: self.metallic,
-            roughness: self.roughness,
-            preview: !self.no_preview,
+            texture_size: a.texture_size,
+            keep_vertex_colors: a.keep_vertex_colors,
+            metallic: a.metallic,
+            roughness: a.roughness,
+            preview: !a.no_preview,
             ..RunConfig::default()
         };
         config.validate()?;

@@ -7,6 +7,7 @@
 //! | file | what |
 //! |---|---|
 //! | `cli/image.rs` | the main job's arguments ([`RunArgs`]) |
+//! | `cli/asset.rs` | the asset options the main job and `img23d text` share ([`AssetArgs`]) |
 //! | `cli/runtime.rs` | the runtime and models-folder group every command that runs a model flattens ([`RuntimeArgs`], [`OfflineArg`]) |
 //! | `cli/depth.rs`, `cli/doctor.rs`, `cli/mesh.rs`, `cli/models.rs`, `cli/text.rs` | the subcommands' arguments |
 
@@ -31,6 +32,7 @@ macro_rules! value_enum {
 }
 pub(crate) use value_enum;
 
+mod asset;
 mod depth;
 mod doctor;
 mod image;
@@ -43,6 +45,7 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+pub use asset::AssetArgs;
 pub use depth::{DepthArgs, SemanticsArg};
 pub use doctor::DoctorArgs;
 pub use image::RunArgs;
@@ -141,17 +144,20 @@ mod tests {
         let cli = parse(&["a.png", "-o", "out"]);
         assert!(cli.command.is_none());
         assert_eq!(cli.run.images, [PathBuf::from("a.png")]);
-        assert_eq!(cli.run.format, [Format::Glb]);
-        assert_eq!(cli.run.resolution, 256);
+        assert_eq!(cli.run.asset.format, [Format::Glb]);
+        assert_eq!(cli.run.asset.resolution, 256);
         assert_eq!(cli.run.height, 1.0);
-        assert_eq!(cli.run.foreground_ratio, 0.85);
-        assert!(!cli.run.no_remove_bg);
+        assert_eq!(cli.run.asset.foreground_ratio, 0.85);
+        assert!(!cli.run.asset.no_remove_bg);
         assert_eq!(cli.run.model, ModelChoice::Auto);
-        assert_eq!(cli.run.bg, BackgroundChoice::Auto);
+        assert_eq!(cli.run.asset.bg, BackgroundChoice::Auto);
         assert_eq!(cli.run.runtime.device, "auto");
-        assert_eq!(cli.run.texture_size, 1024);
-        assert_eq!((cli.run.metallic, cli.run.roughness), (0.0, 0.9));
-        assert!(!cli.run.no_preview && !cli.run.keep_vertex_colors);
+        assert_eq!(cli.run.asset.texture_size, 1024);
+        assert_eq!(
+            (cli.run.asset.metallic, cli.run.asset.roughness),
+            (0.0, 0.9)
+        );
+        assert!(!cli.run.asset.no_preview && !cli.run.asset.keep_vertex_colors);
     }
 
     #[test]
@@ -159,7 +165,7 @@ mod tests {
         let no_preview = |extra: &[&str]| {
             let mut args = vec!["a.png", "-o", "o"];
             args.extend(extra);
-            parse(&args).run.no_preview
+            parse(&args).run.asset.no_preview
         };
         assert!(no_preview(&["--no-preview"]));
         assert!(!no_preview(&["--no-preview", "--preview"]));
@@ -172,7 +178,7 @@ mod tests {
             "a.png", "-o", "o", "--model", "triposr", "--bg", "model", "--device", "cpu",
         ]);
         assert_eq!(cli.run.model, ModelChoice::Triposr);
-        assert_eq!(cli.run.bg, BackgroundChoice::Model);
+        assert_eq!(cli.run.asset.bg, BackgroundChoice::Model);
         for bad in [["--model", "sf3d"], ["--bg", "magic"]] {
             let mut args = vec!["img23d", "a.png", "-o", "o"];
             args.extend(bad);
@@ -183,7 +189,10 @@ mod tests {
     #[test]
     fn formats_are_comma_separated() {
         let cli = parse(&["a.png", "-o", "o", "--format", "glb,ply,obj"]);
-        assert_eq!(cli.run.format, [Format::Glb, Format::Ply, Format::Obj]);
+        assert_eq!(
+            cli.run.asset.format,
+            [Format::Glb, Format::Ply, Format::Obj]
+        );
         assert!(parse_from(["img23d", "a.png", "-o", "o", "--format", "fbx"]).is_err());
     }
 

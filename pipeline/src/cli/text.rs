@@ -6,11 +6,10 @@ use std::path::PathBuf;
 
 use crate::Result;
 use crate::neural::{BackgroundChoice, ModelChoice};
-use crate::output::Format;
 use crate::run::RunConfig;
 use crate::text_cmd::{TextConfig, TextRequest};
 
-use super::RuntimeArgs;
+use super::{AssetArgs, RuntimeArgs};
 
 /// Arguments of `img23d text`.
 #[derive(Debug, Clone, clap::Args)]
@@ -71,23 +70,9 @@ pub struct TextArgs {
     #[arg(long)]
     pub image_only: bool,
 
-    /// Output formats of the asset, comma separated (glb, ply, obj).
-    #[arg(
-        short,
-        long,
-        value_name = "FORMATS",
-        value_delimiter = ',',
-        default_value = "glb"
-    )]
-    pub format: Vec<Format>,
-
-    /// Marching-cubes grid points per axis (8 to 1024).
-    #[arg(long, value_name = "N", default_value_t = 256)]
-    pub resolution: usize,
-
-    /// Side of the baked texture in texels (16 to 8192); 0: vertex colors only.
-    #[arg(long, value_name = "TEXELS", default_value_t = 1024)]
-    pub texture_size: u32,
+    /// The asset's formats, grid, foreground, texture and material (as the main job's).
+    #[command(flatten)]
+    pub asset: AssetArgs,
 
     /// Height of the asset in meters.
     #[arg(long, value_name = "METERS", default_value_t = 1.0)]
@@ -96,10 +81,6 @@ pub struct TextArgs {
     /// Reconstruction of the picture: auto, triposr, inflate (as the main job's --model).
     #[arg(long, value_enum, value_name = "MODEL", default_value_t = ModelChoice::Auto)]
     pub reconstruction: ModelChoice,
-
-    /// Background removal of the picture (as the main job's --bg).
-    #[arg(long = "bg", value_enum, value_name = "HOW", default_value_t = BackgroundChoice::Auto)]
-    pub bg: BackgroundChoice,
 
     /// Print nothing but errors.
     #[arg(short, long)]
@@ -114,24 +95,28 @@ impl TextArgs {
     /// Maps the arguments onto a [`TextConfig`] and validates it (the model folder and
     /// the request are checked against the model when the command starts).
     pub fn to_config(&self) -> Result<TextConfig> {
-        let mut formats = self.format.clone();
-        formats.sort();
-        formats.dedup();
+        let a = &self.asset;
+        let background = a.background();
         let image = RunConfig {
             // Filled in per picture; a placeholder so the configuration validates.
             images: vec![self.output.join("picture.png")],
             output_dir: self.output.clone(),
-            formats,
-            resolution: self.resolution,
+            formats: a.formats(),
+            resolution: a.resolution,
             height: self.asset_height,
-            remove_background: self.bg != BackgroundChoice::None,
+            foreground_ratio: a.foreground_ratio,
+            remove_background: background != BackgroundChoice::None,
             threads: self.runtime.threads,
             quiet: self.quiet,
             model: self.reconstruction,
-            background: self.bg,
+            background,
             models_dir: self.runtime.models_dir.clone(),
             runtime: self.runtime.to_options()?,
-            texture_size: self.texture_size,
+            texture_size: a.texture_size,
+            keep_vertex_colors: a.keep_vertex_colors,
+            metallic: a.metallic,
+            roughness: a.roughness,
+            preview: !a.no_preview,
             ..RunConfig::default()
         };
         image.validate()?;
