@@ -30,6 +30,7 @@ pub mod cli;
 pub mod depth_cmd;
 pub mod doctor_cmd;
 pub mod error;
+mod fault;
 pub mod foreground;
 pub mod image;
 pub mod inflate;
