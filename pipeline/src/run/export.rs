@@ -1,6 +1,7 @@
 //! The `export` stage: every requested format, each file through
-//! `img23d_meshing::io::write_atomic` into the picture's staging folder. The GLB and OBJ hold the asset (textured when it
-//! has a texture); the PLY holds the welded mesh with vertex colors.
+//! `img23d_meshing::io::write_atomic` into the picture's staging folder. The GLB and OBJ
+//! hold the asset (textured when it has a texture); the PLY holds the welded mesh with
+//! vertex colors.
 
 use std::path::Path;
 
