@@ -131,10 +131,7 @@ impl Staging {
                 target,
             )
         })?;
-        let dir = match target.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = folder_of(target);
         if !self.folders.iter().any(|(d, _)| d == dir) {
             let n = NEXT_STAGE.fetch_add(1, Ordering::Relaxed);
             let stage = dir.join(format!("{STAGE_PREFIX}{}-{n}", std::process::id()));
@@ -174,7 +171,7 @@ impl Staging {
     }
 
     fn target_of(&self, staged: &Path) -> PathBuf {
-        let stage = staged.parent().unwrap_or(Path::new("."));
+        let stage = folder_of(staged);
         let dir = self
             .folders
             .iter()
@@ -220,11 +217,16 @@ impl Drop for Staging {
     }
 }
 
-fn sync_folder_of(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
+/// The folder `path` is in (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
-    };
+    }
+}
+
+fn sync_folder_of(path: &Path) -> Result<()> {
+    let dir = folder_of(path);
     img23d_meshing::io::sync_dir(dir).map_err(|e| Error::io(e, dir))
 }
 

@@ -28,7 +28,7 @@ pub use config::MeshConfig;
 
 use std::path::{Path, PathBuf};
 
-use crate::output::{Format, remove_leftovers, staged};
+use crate::output::{Format, folder_of, remove_leftovers, staged};
 use crate::report::{Header, MeshCounts, MeshReport, VolumeSummary};
 use crate::stage::{Silent, Stages};
 use crate::{Error, Result};
@@ -179,10 +179,7 @@ fn cleanup(
 
 /// The folder of `out`, created when missing, with what killed runs left there removed.
 fn output_folder(out: &Path) -> Result<PathBuf> {
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(out);
     std::fs::create_dir_all(dir).map_err(|source| Error::OutputFolder {
         source,
         path: dir.to_path_buf(),
