@@ -212,7 +212,7 @@ fn check_folder(dir: &Path) {
 fn read_any_ply(path: &Path) {
     use ply_rs_bw::parser::Parser;
     use ply_rs_bw::ply::DefaultElement;
-    let mut f = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let mut f = BufReader::new(std::fs::File::open(path).unwrap());
     let ply = Parser::<DefaultElement>::new()
         .read_ply(&mut f)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
