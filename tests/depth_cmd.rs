@@ -21,23 +21,26 @@ const BLACK_DEPTH: f32 = 4.828_427;
 /// Depth of a white picture: 1 / (2 tan(32.5 deg) 0.75) m (fov 65 deg for a white picture).
 const WHITE_DEPTH: f32 = 1.046_457;
 
-fn model(layout: &str) -> PathBuf {
+pub(crate) fn model(layout: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models/tests/data")
         .join(format!("depth_pro_scene_{layout}.onnx"))
 }
 
-fn img23d_depth(models: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_img23d"))
-        .arg("depth")
-        .args(args)
+/// `img23d depth` on the CPU with `models` as its models folder; the caller adds the rest.
+pub(crate) fn depth_command(models: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_img23d"));
+    c.arg("depth")
         .arg("--models-dir")
         .arg(models)
         .arg("--device")
         .arg("cpu")
-        .env_remove("IMG23D_MODELS")
-        .output()
-        .unwrap()
+        .env_remove("IMG23D_MODELS");
+    c
+}
+
+fn img23d_depth(models: &Path, args: &[&str]) -> Output {
+    depth_command(models).args(args).output().unwrap()
 }
 
 /// Runs `img23d depth` with the canonical scene model (or `layout`) on `photos`, into `out`.
@@ -61,7 +64,7 @@ fn ok(o: &Output) {
 }
 
 /// A dark wall with a white box in the middle third.
-fn box_scene(w: u32, h: u32) -> RgbImage {
+pub(crate) fn box_scene(w: u32, h: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |u, v| {
         let inside = (w / 3..2 * w / 3).contains(&u) && (h / 3..2 * h / 3).contains(&v);
         if inside {

@@ -33,6 +33,10 @@ mod real_viewers;
 /// `img23d doctor` and `--device auto`'s CPU line (issue 17).
 mod doctor;
 
+/// What a failed, killed or starved run leaves behind: the previous outputs byte for byte,
+/// only readable files, a report that describes them (issue 12).
+mod reliability;
+
 /// The main job through TripoSR and the segmentation model (tiny models with the real
 /// contracts): valid GLB, the input view facing +Z, forced models that are missing.
 mod triposr_cmd;

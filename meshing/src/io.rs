@@ -92,7 +92,9 @@ fn temporary_owner(file_name: &str) -> Option<u32> {
     Some(pid)
 }
 
-fn process_is_alive(pid: u32) -> bool {
+/// Whether process `pid` is running (this one always is; without `/proc`, every process
+/// counts as running, so its leftovers are kept).
+pub fn process_is_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }

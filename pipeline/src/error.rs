@@ -148,6 +148,16 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// The output folder's disk is full; the input's files were not kept.
+    #[error(
+        "no space left on the device of the output folder (this input's files were not \
+         written, earlier files are unchanged): {path}"
+    )]
+    NoSpace {
+        /// The output folder.
+        path: PathBuf,
+    },
+
     /// Some of several inputs failed (each was reported as it failed).
     #[error("{failed} of {total} inputs failed (see the errors above)")]
     InputsFailed {
@@ -181,6 +191,24 @@ impl Error {
             source,
             path,
         }
+    }
+
+    /// This error, or [`Error::NoSpace`] naming `dir` when a full disk caused it (an
+    /// `ENOSPC` anywhere in its chain of sources).
+    pub fn no_space_in(self, dir: &std::path::Path) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&self);
+        while let Some(e) = cause {
+            let full = e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull);
+            if full {
+                return Self::NoSpace {
+                    path: dir.to_path_buf(),
+                };
+            }
+            cause = e.source();
+        }
+        self
     }
 
     /// The process exit code for this error: 2 for bad arguments, 1 otherwise.

@@ -16,7 +16,7 @@
 //! | [`models_cmd`] | `img23d models`: list, fetch, verify, locate neural models |
 //! | [`stage`] | the one stage timer and the progress lines |
 //! | [`report`] | every command's `<stem>.report.json`, typed |
-//! | [`output`] | the output folder, file stems, removing a failed input's files |
+//! | [`output`] | the output folder, file stems, staging an input's files and moving them into place together |
 //! | [`image`] | loading pictures (any common format, EXIF orientation, size limits) |
 //! | [`foreground`] | finding the object (alpha or weight-free keying), crop and pad |
 //! | [`mask_ops`] | 2-D masks: distance transforms, morphology, components, hole filling (and the `Raster` face of the resampler) |
@@ -31,6 +31,7 @@ pub mod cli;
 pub mod depth_cmd;
 pub mod doctor_cmd;
 pub mod error;
+mod fault;
 pub mod foreground;
 pub mod image;
 pub mod inflate;

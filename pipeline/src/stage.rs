@@ -102,6 +102,7 @@ impl<'a> Stages<'a> {
         let span = tracing::info_span!("stage", name);
         let start = Instant::now();
         let value = span.in_scope(work)?;
+        crate::fault::check(name, self.input)?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
         self.times.push(StageTime { name, ms });
         self.progress.stage(&StageEvent {

@@ -14,7 +14,7 @@ use img23d_meshing::{Asset, Material};
 use img23d_models::depth_pro::MetricDepth;
 use img23d_models::resample::{Outside, Window, resample_window};
 
-use crate::output::output_stem;
+use crate::output::{Staging, output_stem};
 use crate::report::{
     DepthConventions, DepthModelReport, DepthReport, Header, OutputFile, PointCloudReport,
     ReliefReport, Timings,
@@ -53,25 +53,36 @@ impl Measured<'_> {
     }
 }
 
-/// The files one photo wrote: every path (for removal on failure) and the report's list.
+/// The files one photo writes: staged until the photo succeeded, and the report's list.
 pub(super) struct Files<'w> {
-    written: &'w mut Vec<PathBuf>,
+    /// Where they are written.
+    pub staging: &'w mut Staging,
     /// The files besides the report.
     pub outputs: Vec<OutputFile>,
 }
 
 impl<'w> Files<'w> {
-    /// Records into `written`.
-    pub fn new(written: &'w mut Vec<PathBuf>) -> Self {
+    /// Writes into `staging`.
+    pub fn new(staging: &'w mut Staging) -> Self {
         Self {
-            written,
+            staging,
             outputs: Vec::new(),
         }
     }
 
-    fn add(&mut self, kind: DepthOutput, path: PathBuf) {
-        self.outputs.push(OutputFile::on_disk(kind.format(), &path));
-        self.written.push(path);
+    /// The staged path of the photo's `kind` file and its target.
+    fn paths(
+        &mut self,
+        config: &DepthConfig,
+        photo: &Path,
+        kind: DepthOutput,
+    ) -> Result<(PathBuf, PathBuf)> {
+        let target = config.output_path(photo, kind)?;
+        Ok((self.staging.path(&target)?, target))
+    }
+
+    fn add(&mut self, kind: DepthOutput, staged: &Path) {
+        self.outputs.push(self.staging.add(kind.format(), staged));
     }
 }
 
@@ -85,41 +96,41 @@ pub(super) fn depth_maps(
     let (w, h) = m.size();
     let depth = &m.depth.depth;
     if config.wants(DepthOutput::Npy) {
-        let p = config.output_path(m.path, DepthOutput::Npy)?;
+        let (staged, p) = files.paths(config, m.path, DepthOutput::Npy)?;
         stages.run(
             "write npy",
             || {
                 Ok(img23d_meshing::npy::write_npy_f32(
-                    &p,
+                    &staged,
                     &[h, w],
                     depth.data(),
                 )?)
             },
             |_| p.display().to_string(),
         )?;
-        files.add(DepthOutput::Npy, p);
+        files.add(DepthOutput::Npy, &staged);
     }
     if config.wants(DepthOutput::Png) {
-        let p = config.output_path(m.path, DepthOutput::Png)?;
+        let (staged, p) = files.paths(config, m.path, DepthOutput::Png)?;
         stages.run(
             "write png",
-            || Ok(write_depth_png_millimeters(&p, depth)?),
+            || Ok(write_depth_png_millimeters(&staged, depth)?),
             |_| format!("{} (16-bit, millimeters)", p.display()),
         )?;
-        files.add(DepthOutput::Png, p);
+        files.add(DepthOutput::Png, &staged);
     }
     if config.wants(DepthOutput::Preview) {
-        let p = config.output_path(m.path, DepthOutput::Preview)?;
+        let (staged, p) = files.paths(config, m.path, DepthOutput::Preview)?;
         stages.run(
             "preview",
             || {
                 let img = colorize_preview(depth, &PreviewOptions::default())
                     .map_err(Error::stage("preview", m.path))?;
-                Ok(write_rgb_png(&p, &img)?)
+                Ok(write_rgb_png(&staged, &img)?)
             },
             |_| p.display().to_string(),
         )?;
-        files.add(DepthOutput::Preview, p);
+        files.add(DepthOutput::Preview, &staged);
     }
     Ok(())
 }
@@ -135,7 +146,7 @@ pub(super) fn cloud(
     if !config.wants(DepthOutput::Ply) {
         return Ok(None);
     }
-    let p = config.output_path(m.path, DepthOutput::Ply)?;
+    let (staged, p) = files.paths(config, m.path, DepthOutput::Ply)?;
     let (w, h) = m.size();
     let stride = config.cloud_stride.resolve(w, h, AUTO_CLOUD_SAMPLES);
     let points = stages.run(
@@ -147,7 +158,7 @@ pub(super) fn cloud(
             };
             let cloud = point_cloud(&m.depth.depth, &m.intrinsics, Some(&m.rgb), &options)
                 .map_err(Error::stage("point cloud", m.path))?;
-            write_point_cloud_ply(&p, &cloud.positions, &cloud.colors)?;
+            write_point_cloud_ply(&staged, &cloud.positions, &cloud.colors)?;
             Ok(cloud.positions.len())
         },
         |n| format!("{n} points at stride {stride}: {}", p.display()),
@@ -158,7 +169,7 @@ pub(super) fn cloud(
         max_depth_m: config.max_depth,
         points,
     };
-    files.add(DepthOutput::Ply, p);
+    files.add(DepthOutput::Ply, &staged);
     Ok(Some(report))
 }
 
@@ -173,7 +184,7 @@ pub(super) fn relief(
     if !config.wants(DepthOutput::Glb) {
         return Ok(None);
     }
-    let p = config.output_path(m.path, DepthOutput::Glb)?;
+    let (staged, p) = files.paths(config, m.path, DepthOutput::Glb)?;
     let (w, h) = m.size();
     let stride = config.mesh_stride.resolve(w, h, AUTO_MESH_SAMPLES);
     let (vertices, triangles, texture_size) = stages.run(
@@ -204,7 +215,7 @@ pub(super) fn relief(
                     ..Material::default()
                 },
             };
-            write_glb(&p, &asset, &GlbOptions::default())
+            write_glb(&staged, &asset, &GlbOptions::default())
                 .map_err(Error::stage("export", m.path))?;
             Ok((counts.0, counts.1, size))
         },
@@ -224,7 +235,7 @@ pub(super) fn relief(
         triangles,
         texture_size,
     };
-    files.add(DepthOutput::Glb, p);
+    files.add(DepthOutput::Glb, &staged);
     Ok(Some(report))
 }
 

@@ -30,8 +30,10 @@
 //!
 //! The focal length comes from `--focal-px`, else the photo's EXIF 35 mm-equivalent focal
 //! length (converted with the diagonal, as Apple's `utils.py`), else the network's field of
-//! view estimate. A failing photo leaves none of its files in `DIR` and does not stop the
-//! others.
+//! view estimate. A photo's files appear together or not at all
+//! ([`crate::output::staged`]: written into a staging folder in `DIR`, renamed into place
+//! when the photo succeeded, the report last); a failing photo leaves `DIR` as it was and
+//! does not stop the others.
 
 mod config;
 mod files;
@@ -47,8 +49,7 @@ use img23d_models::store::{ModelStore, resolve_models_dir};
 pub use config::{DepthConfig, DepthOutput, Stride};
 pub use files::{AUTO_CLOUD_SAMPLES, AUTO_MESH_SAMPLES};
 
-use crate::output::{prepare_output_dir, removing_on_failure};
-use crate::report::write_report;
+use crate::output::{prepare_output_dir, staged};
 use crate::stage::{Progress, Stages, printer, say};
 use crate::{Error, Result};
 
@@ -95,7 +96,8 @@ pub fn run(config: &DepthConfig) -> Result<()> {
     }
 }
 
-/// One photo's stages, in order; on failure the files it wrote are removed.
+/// One photo's stages, in order, into a staging folder; moved into place when they all
+/// succeeded.
 fn run_photo(
     config: &DepthConfig,
     loaded: &mut model::Loaded,
@@ -103,7 +105,7 @@ fn run_photo(
     progress: &mut dyn Progress,
 ) -> Result<Vec<PathBuf>> {
     let _span = tracing::info_span!("depth", photo = %photo.display()).entered();
-    removing_on_failure(|written| {
+    let ((), files) = staged(&config.output_dir, |staging| {
         let mut stages = Stages::new(photo, progress);
         let s = &mut stages;
         let (rgb, exif_f35) = photo::load(s, config, photo)?;
@@ -120,7 +122,7 @@ fn run_photo(
             stats,
             intrinsics,
         };
-        let mut out = files::Files::new(written);
+        let mut out = files::Files::new(staging);
         files::depth_maps(s, config, &m, &mut out)?;
         let cloud = files::cloud(s, config, &m, &mut out)?;
         let relief = files::relief(s, config, &m, &mut out)?;
@@ -128,9 +130,9 @@ fn run_photo(
         if config.wants(DepthOutput::Report) {
             let report = files::report(&m, &loaded.report, cloud, relief, outputs, stages.finish());
             let path = config.output_path(photo, DepthOutput::Report)?;
-            write_report(&path, &report)?;
-            written.push(path);
+            out.staging.report(&path, &report)?;
         }
-        Ok(written.clone())
-    })
+        Ok(())
+    })?;
+    Ok(files)
 }

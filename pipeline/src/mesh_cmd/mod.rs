@@ -26,8 +26,10 @@ use img23d_meshing::{Asset, Grid, Mesh, Surface};
 
 pub use config::MeshConfig;
 
-use crate::output::Format;
-use crate::report::{Header, MeshCounts, MeshReport, OutputFile, VolumeSummary, write_report};
+use std::path::{Path, PathBuf};
+
+use crate::output::{Format, folder_of, remove_leftovers, staged};
+use crate::report::{Header, MeshCounts, MeshReport, VolumeSummary};
 use crate::stage::{Silent, Stages};
 use crate::{Error, Result};
 
@@ -70,23 +72,32 @@ pub fn run(config: &MeshConfig) -> Result<()> {
         .map_err(|e| Error::stage("meshing", input)(img23d_meshing::Error::InvalidMesh(e)))?;
     let topology = s.run("check", || Ok(analyze(&mesh)), |_| String::new())?;
     let out = config.output.as_path();
-    s.run("write", || write_mesh(config, &mut mesh), |_| String::new())?;
-    let timings = stages.finish();
-    let report = MeshReport {
-        header: Header::new("img23d mesh"),
-        input: input.to_path_buf(),
-        volume: VolumeSummary {
-            shape: [grid.dims[2], grid.dims[1], grid.dims[0]],
-            bounds: config.bounds,
-            iso: config.iso,
-            inside: config.inside,
-        },
-        mesh: counts(&mesh, marching_cubes_triangles, topology),
-        simplify,
-        outputs: vec![OutputFile::on_disk(config.format()?.extension(), out)],
-        timings,
-    };
-    write_report(&config.report_path(), &report)?;
+    let (report, _) = staged(&output_folder(out)?, |staging| {
+        let staged_out = staging.path(out)?;
+        let s = &mut stages;
+        s.run(
+            "write",
+            || write_mesh(config, &staged_out, &mut mesh),
+            |_| String::new(),
+        )?;
+        let output = staging.add(config.format()?.extension(), &staged_out);
+        let report = MeshReport {
+            header: Header::new("img23d mesh"),
+            input: input.to_path_buf(),
+            volume: VolumeSummary {
+                shape: [grid.dims[2], grid.dims[1], grid.dims[0]],
+                bounds: config.bounds,
+                iso: config.iso,
+                inside: config.inside,
+            },
+            mesh: counts(&mesh, marching_cubes_triangles, topology),
+            simplify,
+            outputs: vec![output],
+            timings: stages.finish(),
+        };
+        staging.report(&config.report_path(), &report)?;
+        Ok(report)
+    })?;
     print_summary(config, &report);
     Ok(())
 }
@@ -166,15 +177,19 @@ fn cleanup(
     Ok(Some(report))
 }
 
-/// `write`: the mesh in the output's format (its folder created when missing).
-fn write_mesh(config: &MeshConfig, mesh: &mut Mesh) -> Result<()> {
-    let out = config.output.as_path();
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| Error::OutputFolder {
-            source,
-            path: dir.to_path_buf(),
-        })?;
-    }
+/// The folder of `out`, created when missing, with what killed runs left there removed.
+fn output_folder(out: &Path) -> Result<PathBuf> {
+    let dir = folder_of(out);
+    std::fs::create_dir_all(dir).map_err(|source| Error::OutputFolder {
+        source,
+        path: dir.to_path_buf(),
+    })?;
+    remove_leftovers(dir);
+    Ok(dir.to_path_buf())
+}
+
+/// `write`: the mesh in the output's format, at `out` (its staged path).
+fn write_mesh(config: &MeshConfig, out: &Path, mesh: &mut Mesh) -> Result<()> {
     // Export errors already name the file.
     let format = config.format()?;
     if format == Format::Ply {

@@ -10,6 +10,7 @@ use img23d_meshing::render::Fidelity;
 
 use crate::appearance::{self, FIDELITY_SIZE, InputCamera, InputView, fidelity_of, input_view};
 use crate::mask_ops::Window;
+use crate::output::Staging;
 use crate::report::OutputFile;
 use crate::stage::Stages;
 use crate::{Error, Result};
@@ -44,25 +45,26 @@ pub(super) fn view(
     input_view(&framed.foreground, window, camera, to_output, FIDELITY_SIZE)
 }
 
-/// `preview`: writes `DIR/<stem>.preview.png` unless `--no-preview`; records it in
-/// `written` and `outputs`.
+/// `preview`: writes `DIR/<stem>.preview.png` (into `staging`) unless `--no-preview`;
+/// records it in `outputs`.
 pub(super) fn preview(
     stages: &mut Stages,
     config: &RunConfig,
     asset: &Asset,
     view: &InputView,
     input: &Path,
-    written: &mut Vec<PathBuf>,
+    staging: &mut Staging,
     outputs: &mut Vec<OutputFile>,
 ) -> Result<Option<PathBuf>> {
     if !config.preview {
         return Ok(None);
     }
     let path = config.preview_path(input)?;
+    let staged = staging.path(&path)?;
     stages.run(
         "preview",
         || {
-            appearance::write_preview(asset, view, &path, config.limits)
+            appearance::write_preview(asset, view, &staged, config.limits)
                 .map_err(Error::stage("preview", input))
         },
         |(w, h)| {
@@ -72,8 +74,7 @@ pub(super) fn preview(
             )
         },
     )?;
-    written.push(path.clone());
-    outputs.push(OutputFile::on_disk("preview", &path));
+    outputs.push(staging.add("preview", &staged));
     Ok(Some(path))
 }
 

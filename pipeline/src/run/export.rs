@@ -1,8 +1,9 @@
 //! The `export` stage: every requested format, each file through
-//! `img23d_meshing::io::write_atomic`. The GLB and OBJ hold the asset (textured when it
-//! has a texture); the PLY holds the welded mesh with vertex colors.
+//! `img23d_meshing::io::write_atomic` into the picture's staging folder. The GLB and OBJ
+//! hold the asset (textured when it has a texture); the PLY holds the welded mesh with
+//! vertex colors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use img23d_meshing::export::{GlbOptions, write_glb, write_obj, write_ply};
 
@@ -12,19 +13,19 @@ use crate::{Error, Result};
 
 use super::RunConfig;
 use super::texture::Dressed;
-use crate::output::Format;
+use crate::output::{Format, Staging};
 
-/// `export`: writes every format; records each file in `written` as soon as it exists.
+/// `export`: writes every format into `staging`; records each file as soon as it exists.
 pub(super) fn export(
     stages: &mut Stages,
     config: &RunConfig,
     dressed: &Dressed,
     input: &Path,
-    written: &mut Vec<PathBuf>,
+    staging: &mut Staging,
 ) -> Result<Vec<OutputFile>> {
     stages.run(
         "export",
-        || write_formats(config, dressed, input, written),
+        || write_formats(config, dressed, input, staging),
         |files| {
             files
                 .iter()
@@ -39,7 +40,7 @@ fn write_formats(
     config: &RunConfig,
     dressed: &Dressed,
     input: &Path,
-    written: &mut Vec<PathBuf>,
+    staging: &mut Staging,
 ) -> Result<Vec<OutputFile>> {
     let glb_options = GlbOptions {
         vertex_colors_with_texture: config.keep_vertex_colors,
@@ -48,7 +49,8 @@ fn write_formats(
     let asset = &dressed.asset;
     let mut files = Vec::new();
     for &format in &config.formats {
-        let path = config.output_path(input, format)?;
+        let target = config.output_path(input, format)?;
+        let path = staging.path(&target)?;
         let mut made = vec![(format.extension().to_string(), path.clone())];
         match format {
             Format::Glb => write_glb(&path, asset, &glb_options),
@@ -60,9 +62,9 @@ fn write_formats(
         }
         .map_err(Error::stage("export", input))?;
         for (format, path) in made {
-            files.push(OutputFile::on_disk(format, &path));
-            written.push(path);
+            files.push(staging.add(format, &path));
         }
+        crate::fault::check(&format!("export {}", format.extension()), &target)?;
     }
     Ok(files)
 }

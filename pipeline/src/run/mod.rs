@@ -15,9 +15,10 @@
 //! | report | `DIR/<stem>.report.json` ([`crate::report::ImageReport`]) | `run/summary.rs` |
 //!
 //! Each stage is timed by [`crate::stage::Stages`] and announced to a
-//! [`Progress`]. Every file goes through `img23d_meshing::io::write_atomic`, and when a
-//! picture fails after some of its files were written, those are removed again: a failed
-//! picture leaves nothing in `DIR`.
+//! [`Progress`]. A picture's files appear together or not at all
+//! ([`crate::output::staged`]): each is written through `img23d_meshing::io::write_atomic`
+//! into a staging folder in `DIR` and renamed into place when the picture succeeded, the
+//! report last; a failed picture leaves `DIR` exactly as it was.
 //!
 //! Reconstruction ([`crate::neural`]): TripoSR when it is installed (or asked for with
 //! `--model triposr`), else the built-in weight-free [`crate::inflate`] field, and the
@@ -39,8 +40,8 @@ pub use config::RunConfig;
 
 use crate::Result;
 use crate::neural::NeuralModels;
-use crate::output::removing_on_failure;
-use crate::report::{ImageReport, write_report};
+use crate::output::staged;
+use crate::report::ImageReport;
 use crate::stage::{Progress, Stages};
 
 /// What one picture produced.
@@ -79,7 +80,7 @@ pub fn run_image_with(
     neural: &NeuralModels,
 ) -> Result<Outcome> {
     let _span = tracing::info_span!("image", path = %input.display()).entered();
-    removing_on_failure(|written| {
+    let (report, files) = staged(&config.output_dir, |staging| {
         let mut stages = Stages::new(input, progress);
         let s = &mut stages;
         let image = picture::load(s, config, input)?;
@@ -92,10 +93,10 @@ pub fn run_image_with(
         let (to_output, floaters_removed) = (shaped.to_output, shaped.floaters_removed);
         let color_source = reconstructed.color_source();
         let dressed = texture::dress(s, config, field, color_source, shaped, input)?;
-        let mut outputs = export::export(s, config, &dressed, input, written)?;
+        let mut outputs = export::export(s, config, &dressed, input, staging)?;
         let view = check::view(&framed, &reconstructed, &to_output);
         let asset = &dressed.asset;
-        let preview = check::preview(s, config, asset, &view, input, written, &mut outputs)?;
+        let preview = check::preview(s, config, asset, &view, input, staging, &mut outputs)?;
         let fidelity = check::fidelity(s, asset, &view, input)?;
         let made = summary::Made {
             framed,
@@ -110,13 +111,12 @@ pub fn run_image_with(
             outputs,
         };
         let report = summary::report(config, neural, made, stages.finish());
-        let report_path = config.report_path(input)?;
-        write_report(&report_path, &report)?;
-        written.push(report_path);
-        Ok(Outcome {
-            input: input.to_path_buf(),
-            files: written.clone(),
-            report,
-        })
+        staging.report(&config.report_path(input)?, &report)?;
+        Ok(report)
+    })?;
+    Ok(Outcome {
+        input: input.to_path_buf(),
+        files,
+        report,
     })
 }
