@@ -1,8 +1,30 @@
 //! The asset options the main job and `img23d text` share, defined once ([`AssetArgs`]):
 //! output formats, the extraction grid, the foreground, the texture and the material.
 
-use crate::neural::BackgroundChoice;
+use std::path::PathBuf;
+
+use crate::Result;
+use crate::neural::{BackgroundChoice, ModelChoice};
 use crate::output::Format;
+use crate::run::RunConfig;
+
+use super::RuntimeArgs;
+
+/// What the main job and `img23d text` give [`AssetArgs::to_run_config`] besides the
+/// shared groups: the pictures and folder, the asset's height, the reconstruction.
+#[derive(Debug, Clone)]
+pub struct JobArgs {
+    /// The pictures.
+    pub images: Vec<PathBuf>,
+    /// The output folder.
+    pub output_dir: PathBuf,
+    /// The asset's height in meters.
+    pub height: f32,
+    /// The reconstruction.
+    pub model: ModelChoice,
+    /// Print nothing but errors.
+    pub quiet: bool,
+}
 
 /// `--format`, `--resolution`, `--foreground-ratio`, `--no-remove-bg`, `--bg`,
 /// `--texture-size`, `--keep-vertex-colors`, `--metallic`, `--roughness`,
@@ -88,5 +110,34 @@ impl AssetArgs {
         formats.sort();
         formats.dedup();
         formats
+    }
+
+    /// The main job's validated configuration from these options, the runtime group and
+    /// the command's own (`job`).
+    pub fn to_run_config(&self, job: JobArgs, runtime: &RuntimeArgs) -> Result<RunConfig> {
+        let background = self.background();
+        let config = RunConfig {
+            images: job.images,
+            output_dir: job.output_dir,
+            formats: self.formats(),
+            resolution: self.resolution,
+            height: job.height,
+            foreground_ratio: self.foreground_ratio,
+            remove_background: background != BackgroundChoice::None,
+            threads: runtime.threads,
+            quiet: job.quiet,
+            model: job.model,
+            background,
+            models_dir: runtime.models_dir.clone(),
+            runtime: runtime.to_options()?,
+            texture_size: self.texture_size,
+            keep_vertex_colors: self.keep_vertex_colors,
+            metallic: self.metallic,
+            roughness: self.roughness,
+            preview: !self.no_preview,
+            ..RunConfig::default()
+        };
+        config.validate()?;
+        Ok(config)
     }
 }

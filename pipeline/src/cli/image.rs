@@ -8,6 +8,7 @@ use crate::output::Format;
 use crate::run::RunConfig;
 use crate::{Error, Result};
 
+use super::asset::JobArgs;
 use super::{AssetArgs, RuntimeArgs};
 
 /// Arguments of the main job, `img23d IMAGE... -o DIR`, as typed. Mapped onto a validated
@@ -55,31 +56,14 @@ impl RunArgs {
             expected: "an output folder".into(),
             got: "nothing".into(),
         })?;
-        let a = &self.asset;
-        let background = a.background();
-        let config = RunConfig {
+        let job = JobArgs {
             images: self.images.clone(),
             output_dir,
-            formats: a.formats(),
-            resolution: a.resolution,
             height: self.height,
-            foreground_ratio: a.foreground_ratio,
-            remove_background: background != BackgroundChoice::None,
-            threads: self.runtime.threads,
-            quiet: self.quiet,
             model: self.model,
-            background,
-            models_dir: self.runtime.models_dir.clone(),
-            runtime: self.runtime.to_options()?,
-            texture_size: a.texture_size,
-            keep_vertex_colors: a.keep_vertex_colors,
-            metallic: a.metallic,
-            roughness: a.roughness,
-            preview: !a.no_preview,
-            ..RunConfig::default()
+            quiet: self.quiet,
         };
-        config.validate()?;
-        Ok(config)
+        self.asset.to_run_config(job, &self.runtime)
     }
 }
 

@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 
 use crate::Result;
-use crate::neural::{BackgroundChoice, ModelChoice};
-use crate::run::RunConfig;
+use crate::neural::ModelChoice;
 use crate::text_cmd::{TextConfig, TextRequest};
 
+use super::asset::JobArgs;
 use super::{AssetArgs, RuntimeArgs};
 
 /// Arguments of `img23d text`.
@@ -95,31 +95,15 @@ impl TextArgs {
     /// Maps the arguments onto a [`TextConfig`] and validates it (the model folder and
     /// the request are checked against the model when the command starts).
     pub fn to_config(&self) -> Result<TextConfig> {
-        let a = &self.asset;
-        let background = a.background();
-        let image = RunConfig {
+        let job = JobArgs {
             // Filled in per picture; a placeholder so the configuration validates.
             images: vec![self.output.join("picture.png")],
             output_dir: self.output.clone(),
-            formats: a.formats(),
-            resolution: a.resolution,
             height: self.asset_height,
-            foreground_ratio: a.foreground_ratio,
-            remove_background: background != BackgroundChoice::None,
-            threads: self.runtime.threads,
-            quiet: self.quiet,
             model: self.reconstruction,
-            background,
-            models_dir: self.runtime.models_dir.clone(),
-            runtime: self.runtime.to_options()?,
-            texture_size: a.texture_size,
-            keep_vertex_colors: a.keep_vertex_colors,
-            metallic: a.metallic,
-            roughness: a.roughness,
-            preview: !a.no_preview,
-            ..RunConfig::default()
+            quiet: self.quiet,
         };
-        image.validate()?;
+        let image = self.asset.to_run_config(job, &self.runtime)?;
         Ok(TextConfig {
             prompts: crate::text_cmd::collect_prompts(&self.prompts, self.prompts_file.as_deref())?,
             model: self.model.clone(),
