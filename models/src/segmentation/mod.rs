@@ -244,7 +244,11 @@ impl Segmenter {
             });
         };
         let (h, w) = match t.shape[..] {
-            [1, _, h, w] | [1, h, w] if h > 0 && w > 0 && t.data.len() >= h * w => (h, w),
+            [1, _, h, w] | [1, h, w]
+                if h > 0 && w > 0 && h.checked_mul(w).is_some_and(|n| t.data.len() >= n) =>
+            {
+                (h, w)
+            }
             _ => {
                 return Err(SegmentationError::Output {
                     name: spec.name,

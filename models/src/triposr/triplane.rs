@@ -94,8 +94,20 @@ impl Triplane {
         height: usize,
         width: usize,
     ) -> Result<Self, TriplaneError> {
-        let texels = height * width;
-        let expected = PLANES * channels * texels;
+        // The sizes come from a model's output shape: checked, in release builds too.
+        let texels = height.checked_mul(width);
+        let expected = texels
+            .and_then(|t| t.checked_mul(channels))
+            .and_then(|n| n.checked_mul(PLANES));
+        let (Some(texels), Some(expected)) = (texels, expected) else {
+            return Err(TriplaneError::Length {
+                expected: usize::MAX,
+                got: data.len(),
+                channels,
+                height,
+                width,
+            });
+        };
         if data.len() != expected || expected == 0 {
             return Err(TriplaneError::Length {
                 expected,
@@ -394,6 +406,9 @@ mod tests {
         let back = Triplane::from_nchw(&t.to_nchw(), 2, 3, 4).unwrap();
         assert_eq!(back, t);
         assert!(Triplane::from_nchw(&[0.0; 5], 2, 3, 4).is_err());
+        // Issue 12: sizes from a model's output whose product overflows are an error,
+        // not a wrapped length.
+        assert!(Triplane::from_nchw(&[0.0; 6], 1 << 40, 1 << 20, 1 << 20).is_err());
         assert!(t.fold(&[0.0; 5], 2).is_err());
         // Non-finite points sample zeros instead of panicking.
         let mut out = vec![1.0; 6];
