@@ -442,7 +442,9 @@ fn resume_server(
 
 #[test]
 fn a_resume_whose_content_range_does_not_fit_starts_over() {
-    let cases: [(&str, fn(usize) -> (u64, String)); 3] = [
+    // For a file of n bytes: where the 206's body starts, and its Content-Range.
+    type Range = fn(usize) -> (u64, String);
+    let cases: [(&str, Range); 3] = [
         // The server sends the file from the start although the range asked for more.
         ("wrong start", |n| (0, format!("bytes 0-{}/{n}", n - 1))),
         // The file changed size on the server: the partial one belongs to another file.

@@ -243,10 +243,8 @@ fn check_complete(format: ImageFormat, bytes: &[u8]) -> std::result::Result<(), 
                 ));
             }
         }
-        ImageFormat::WebP => {
-            if le32(4).is_none_or(|riff| riff.saturating_add(8) > bytes.len()) {
-                return Err(format!("{TRUNCATED} (shorter than its RIFF size)"));
-            }
+        ImageFormat::WebP if le32(4).is_none_or(|riff| riff.saturating_add(8) > bytes.len()) => {
+            return Err(format!("{TRUNCATED} (shorter than its RIFF size)"));
         }
         ImageFormat::Bmp => {
             let size = le32(2).unwrap_or(0);
