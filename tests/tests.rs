@@ -36,3 +36,8 @@ mod doctor;
 /// The main job through TripoSR and the segmentation model (tiny models with the real
 /// contracts): valid GLB, the input view facing +Z, forced models that are missing.
 mod triposr_cmd;
+
+/// Fuzzing on stable Rust: seeded mutation loops over every parser of outside input
+/// (pictures, .npy, EXIF, ONNX, the lock file, the hub's metadata), with a recording
+/// allocator that catches huge allocations.
+mod fuzz;
