@@ -660,6 +660,33 @@ mod tests {
     }
 
     #[test]
+    fn huge_jpeg_header_fails_before_decoding() {
+        // The baseline fixture with its frame header (SOF0) claiming 65535x65535: once
+        // decoded in full by the completeness check, 12.9 GB (issue 12's fuzzing).
+        let mut jpeg = fixture("baseline.jpg");
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame header");
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0xFF; 4]);
+        let d = dir();
+        let p = d.path().join("huge.jpg");
+        std::fs::write(&p, &jpeg).unwrap();
+        let err = load_image(&p, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::ImageTooLarge {
+                    width: 65535,
+                    height: 65535,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn exif_orientation_is_applied() {
         // A 4x2 JPEG with an EXIF APP1 segment saying "rotate 90 clockwise" (orientation 6).
         let d = dir();
