@@ -453,18 +453,30 @@ pub fn hub_list(
     } else {
         format!("{endpoint}/api/models/{repo}/tree/{revision}/{dir}")
     };
-    let resp = agent(opts).get(&url).call().map_err(|e| net_err(&url, e))?;
+    hub_api(&url, opts, parse_hub_tree)
+}
+
+/// GETs a hub API `url` (at most 16 MiB of JSON) and parses the answer with `parse`.
+fn hub_api<T>(
+    url: &str,
+    opts: &DownloadOptions,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    let resp = agent(opts).get(url).call().map_err(|e| net_err(url, e))?;
     let status = resp.status().as_u16();
     if status != 200 {
-        return Err(Error::HttpStatus { status, url });
+        return Err(Error::HttpStatus {
+            status,
+            url: url.to_string(),
+        });
     }
     let text = resp
         .into_body()
         .with_config()
         .limit(16 << 20)
         .read_to_string()
-        .map_err(|e| net_err(&url, e))?;
-    parse_hub_tree(&text).map_err(|reason| Error::BadManifest {
+        .map_err(|e| net_err(url, e))?;
+    parse(&text).map_err(|reason| Error::BadManifest {
         what: "hub metadata",
         reason,
         path: PathBuf::from(url),
@@ -485,22 +497,7 @@ pub fn hub_commit(
     opts: &DownloadOptions,
 ) -> Result<String> {
     let url = format!("{endpoint}/api/models/{repo}/revision/{revision}");
-    let resp = agent(opts).get(&url).call().map_err(|e| net_err(&url, e))?;
-    let status = resp.status().as_u16();
-    if status != 200 {
-        return Err(Error::HttpStatus { status, url });
-    }
-    let text = resp
-        .into_body()
-        .with_config()
-        .limit(16 << 20)
-        .read_to_string()
-        .map_err(|e| net_err(&url, e))?;
-    parse_hub_revision(&text).map_err(|reason| Error::BadManifest {
-        what: "hub metadata",
-        reason,
-        path: PathBuf::from(url),
-    })
+    hub_api(&url, opts, parse_hub_revision)
 }
 
 /// The commit hash (`sha`, 40 hex digits, lowercased) in the hub model API's JSON.
@@ -583,6 +580,19 @@ mod tests {
         assert_eq!((f[1].size, f[1].sha256.clone()), (274, None));
         assert!(parse_hub_tree("{}").is_err());
         assert!(parse_hub_tree("[{\"type\":\"file\"}]").is_err());
+    }
+
+    #[test]
+    fn parses_hub_revisions() {
+        let c = "0FB46FADDE862E9B7E4E735EED1E99EA69780920";
+        assert_eq!(
+            parse_hub_revision(&format!(r#"{{"id":"o/r","sha":"{c}"}}"#)).unwrap(),
+            c.to_ascii_lowercase()
+        );
+        assert!(is_commit(c) && !is_commit("main") && !is_commit(&c[1..]));
+        for bad in ["[]", "{}", r#"{"sha":"main"}"#, r#"{"sha":7}"#, "not json"] {
+            assert!(parse_hub_revision(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
