@@ -216,7 +216,7 @@ fn image_loader() {
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("picture");
-    fuzz("image", &seeds, cases(40_000), |bytes| {
+    fuzz("image", &seeds, cases(20_000), |bytes| {
         std::fs::write(&path, bytes).unwrap();
         match img23d::image::load_image(&path, &limits) {
             Err(e) => {
@@ -252,7 +252,7 @@ fn npy_reader() {
     fuzz(
         "npy",
         &seeds,
-        cases(750_000),
+        cases(400_000),
         |bytes| match img23d_meshing::npy::parse_npy(bytes) {
             Err(_) => Ok(()),
             Ok(a) => {
@@ -275,7 +275,7 @@ fn exif_reader() {
     fuzz(
         "exif",
         &seeds,
-        cases(1_500_000),
+        cases(750_000),
         |bytes| match focal_length_35mm(bytes) {
             Some(f) if !(f.is_finite() && f > 0.0) => Err(format!("focal {f}")),
             _ => Ok(()),
@@ -298,7 +298,7 @@ fn onnx_graph_reader() {
     .iter()
     .map(|n| read(format!("models/tests/data/{n}")))
     .collect();
-    fuzz("onnx", &seeds, cases(300_000), |bytes| {
+    fuzz("onnx", &seeds, cases(150_000), |bytes| {
         let Ok(model) = img23d_models::onnx_graph::OnnxModel::parse(bytes) else {
             return Ok(());
         };
@@ -343,7 +343,7 @@ fn lock_file_parser() {
     fuzz(
         "lock",
         &[seed.as_bytes().to_vec()],
-        cases(300_000),
+        cases(150_000),
         |bytes| {
             let text = String::from_utf8_lossy(bytes);
             match img23d_models::store::LockFile::parse(&text, dir) {
@@ -370,7 +370,7 @@ fn hub_metadata_parser() {
     ]"#;
     let revision = r#"{"id":"o/r","sha":"0123456789abcdef0123456789abcdef01234567","siblings":[]}"#;
     let seeds = [tree.as_bytes().to_vec(), revision.as_bytes().to_vec()];
-    fuzz("hub", &seeds, cases(300_000), |bytes| {
+    fuzz("hub", &seeds, cases(150_000), |bytes| {
         let text = String::from_utf8_lossy(bytes);
         if let Ok(files) = parse_hub_tree(&text) {
             for f in files {
