@@ -9,6 +9,17 @@ use crate::util::*;
 /// Runs the main job on `input` into `out` and checks the failure; returns the line.
 fn fails_cleanly(input: &Path, out: &Path, names: &str, says: &str) -> String {
     let output = run(&[input.as_os_str(), OsStr::new("-o"), out.as_os_str()]);
+    check_fails_cleanly(&output, out, names, says)
+}
+
+/// Checks a failed run's `output`: one line naming `names` and saying `says`, a non-zero
+/// exit that is not a panic, nothing in `out`; returns the line.
+fn check_fails_cleanly(
+    output: &std::process::Output,
+    out: &Path,
+    names: &str,
+    says: &str,
+) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let code = output.status.code();
     assert!(
@@ -179,17 +190,59 @@ fn read_only_output_folder() {
     let out = c.out();
     std::fs::create_dir(&out).unwrap();
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o555)).unwrap();
-    // Superusers write anywhere: the case cannot be set up then.
-    if std::fs::write(out.join("probe"), b"").is_ok() {
+    // The superuser writes anywhere (how CI runs): then the command runs without the
+    // capabilities that override file permissions, as every other user runs.
+    let privileged = std::fs::write(out.join("probe"), b"").is_ok();
+    if privileged {
         std::fs::remove_file(out.join("probe")).unwrap();
-        eprintln!(
-            "SKIPPED read_only_output_folder: running as a user who can write to 0555 folders"
-        );
-        return;
     }
-    let line = fails_cleanly(&example("chair.png"), &out, "out", "output folder");
+    let line = if privileged {
+        let Some(output) = run_unprivileged(&[
+            example("chair.png").as_os_str(),
+            OsStr::new("-o"),
+            out.as_os_str(),
+        ]) else {
+            return;
+        };
+        check_fails_cleanly(&output, &out, "out", "output folder")
+    } else {
+        fails_cleanly(&example("chair.png"), &out, "out", "output folder")
+    };
     assert!(line.contains("ermission denied"), "{line}");
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Runs `img23d` with `args` as the superuser stripped of the capabilities that bypass
+/// file permissions (`setpriv`, util-linux, drops them from the bounding set, so the
+/// command holds none of them after `exec`). `None` when `setpriv` is missing and
+/// `IMG23D_SKIP_MISSING_TOOLS=1` says to skip.
+fn run_unprivileged(args: &[&OsStr]) -> Option<std::process::Output> {
+    let setpriv_runs = std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !setpriv_runs {
+        tool_missing(
+            "read_only_output_folder as the superuser",
+            "`setpriv` on PATH (util-linux)",
+        );
+        return None;
+    }
+    let bin = img23d();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--bounding-set=-dac_override,-dac_read_search,-fowner",
+        "--",
+    ])
+    .arg(bin.get_program())
+    .args(args);
+    for (k, v) in bin.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    Some(cmd.output().expect("setpriv runs img23d"))
 }
 
 #[test]

@@ -34,14 +34,20 @@ fn hub() -> Server {
         ],
         sha,
     );
-    Server::start(move |req, _| match req.path.as_str() {
-        "/api/models/fernandotonon/QtMeshEditor-triposr-onnx/tree/main" => {
+    // `main` points at this commit; files are served at the commit only.
+    let commit = "89abcdef0123456789abcdef0123456789abcdef";
+    let repo = "fernandotonon/QtMeshEditor-triposr-onnx";
+    Server::start(move |req, _| {
+        let p = req.path.as_str();
+        if p == format!("/api/models/{repo}/revision/main") {
+            Reply::new(200, format!(r#"{{"sha":"{commit}"}}"#))
+        } else if p == format!("/api/models/{repo}/tree/{commit}") {
             Reply::new(200, tree.clone())
-        }
-        "/fernandotonon/QtMeshEditor-triposr-onnx/resolve/main/triposr_decoder.onnx" => {
+        } else if p == format!("/{repo}/resolve/{commit}/triposr_decoder.onnx") {
             Reply::file(req, &model)
+        } else {
+            Reply::new(404, "")
         }
-        _ => Reply::new(404, ""),
     })
 }
 

@@ -44,3 +44,8 @@ mod triposr_cmd;
 /// `img23d text` on the tiny Optimum-layout SD folder: picture with PNG metadata, a valid
 /// GLB, the report's text section, candidates, prompt files, the missing model.
 mod text_cmd;
+
+/// Fuzzing on stable Rust: seeded mutation loops over every parser of outside input
+/// (pictures, .npy, EXIF, ONNX, the lock file, the hub's metadata), with a recording
+/// allocator that catches huge allocations.
+mod fuzz;

@@ -326,9 +326,11 @@ pub fn glbs_in(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+pub use crate::gltf_validator::missing_tool::tool_missing;
+
 /// Runs the Khronos glTF validator on every `.glb` in `dir` (0 errors, 0 warnings);
 /// returns how many it validated: every one, or none where the validator is skipped
-/// (no `node` outside CI; see [`validated`]).
+/// (no `node`, with `IMG23D_SKIP_MISSING_TOOLS=1`; see [`validated`]).
 pub fn validate_glbs_in(dir: &Path) -> usize {
     glbs_in(dir)
         .iter()

@@ -9,9 +9,20 @@
 //! with [`Error::Truncated`]. A progress bar (indicatif) is drawn on stderr when it is a
 //! terminal and hidden otherwise.
 //!
-//! The same module reads the Hugging Face hub's file metadata (the tree API lists each
-//! LFS file's size and SHA-256), which is where checksums come from when the registry
-//! cannot pin one ahead.
+//! A resumed transfer is appended only when the server's `Content-Range` starts where the
+//! `.part` ends and covers the expected total (`bytes START-END/TOTAL`, RFC 9110 §14.4);
+//! otherwise the `.part` is dropped and the file fetched from zero.
+//!
+//! Two processes (or threads) fetching the same file take turns: an advisory lock on
+//! `NAME.lock` beside the file (std's `File::lock`, `flock` on Unix) is held for the
+//! whole download, and whoever waited finds the file installed and checks it instead of
+//! downloading it again. [`FileLock`] is the same lock for the models folder's lock file.
+//!
+//! The same module reads the Hugging Face hub's metadata: the tree API lists each LFS
+//! file's size and SHA-256, which is where checksums come from when the registry cannot
+//! pin one ahead, and the model API names the commit a branch points at
+//! (`/api/models/{repo}/revision/{revision}`, field `sha`, as `huggingface_hub`'s
+//! `model_info` reads it), so files are fetched from a commit, never a moving branch.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -149,10 +160,116 @@ fn progress_bar(
     pb
 }
 
+/// An exclusive advisory lock on a file (created if missing, never deleted, so every
+/// process locks the same inode), released when dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    _file: File,
+}
+
+impl FileLock {
+    /// Takes the lock on `path`, waiting while another process or thread holds it (a
+    /// message says so). Returns the lock and whether it had to wait.
+    pub fn acquire(path: &Path) -> Result<(Self, bool)> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| write_err(e, path))?;
+        let waited = match file.try_lock() {
+            Ok(()) => false,
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tracing::warn!("waiting for another img23d that holds {}", path.display());
+                file.lock().map_err(|e| Error::io(e, path))?;
+                true
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(e, path)),
+        };
+        Ok((Self { _file: file }, waited))
+    }
+}
+
+/// The advisory lock file guarding downloads of `dest`.
+pub fn lock_path(dest: &Path) -> PathBuf {
+    let mut name = dest.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    dest.with_file_name(name)
+}
+
+/// Whether `dest` already is the expected file (size first, then SHA-256).
+fn already_installed(dest: &Path, expected: &Expected) -> Result<bool> {
+    let Ok(m) = std::fs::metadata(dest) else {
+        return Ok(false);
+    };
+    if !m.is_file() || expected.size.is_some_and(|s| s != m.len()) {
+        return Ok(false);
+    }
+    Ok(sha256_file(dest)?.0.eq_ignore_ascii_case(&expected.sha256))
+}
+
+/// Checks a `206`'s `Content-Range` (`bytes START-END/TOTAL`) against the range asked
+/// for: it must start at `start`, run to the end, and (when known) have `size` bytes in
+/// all. The reason when it does not.
+pub fn check_content_range(
+    value: Option<&str>,
+    start: u64,
+    size: Option<u64>,
+) -> std::result::Result<(), String> {
+    let value = value.ok_or("no Content-Range header")?;
+    let bad = || format!("Content-Range '{value}' is not 'bytes START-END/TOTAL'");
+    let spec = value.trim().strip_prefix("bytes ").ok_or_else(bad)?;
+    let (range, total) = spec.split_once('/').ok_or_else(bad)?;
+    let (a, b) = range.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    if a != start {
+        return Err(format!(
+            "Content-Range '{value}' starts at {a}, the partial file ends at {start}"
+        ));
+    }
+    if b < a {
+        return Err(bad());
+    }
+    match total.trim() {
+        "*" if size.is_none() => Ok(()),
+        "*" => Err(format!(
+            "Content-Range '{value}' has no total, {} bytes expected",
+            size.unwrap_or(0)
+        )),
+        t => {
+            let t: u64 = t.parse().map_err(|_| bad())?;
+            if size.is_some_and(|s| s != t) {
+                return Err(format!(
+                    "Content-Range '{value}' has {t} bytes in all, {} expected",
+                    size.unwrap_or(0)
+                ));
+            }
+            if b.checked_add(1) != Some(t) {
+                return Err(format!(
+                    "Content-Range '{value}' stops before the end of the file"
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Downloads `url` to `dest`, resuming `dest.part`, and checks it against `expected`
-/// before renaming it into place. `dest`'s folder must exist.
-pub fn download(url: &str, dest: &Path, expected: &Expected, opts: &DownloadOptions) -> Result<()> {
+/// before renaming it into place. `dest`'s folder must exist. Holds `dest`'s
+/// [`lock_path`] throughout; returns false when `dest` already was the expected file
+/// (another process installed it while this one waited), true when it was downloaded.
+pub fn download(
+    url: &str,
+    dest: &Path,
+    expected: &Expected,
+    opts: &DownloadOptions,
+) -> Result<bool> {
     let _span = tracing::info_span!("download", url).entered();
+    let (_lock, _) = FileLock::acquire(&lock_path(dest))?;
+    if already_installed(dest, expected)? {
+        return Ok(false);
+    }
     let part = part_path(dest);
     let mut have = match std::fs::metadata(&part) {
         Ok(m) => m.len(),
@@ -164,37 +281,55 @@ pub fn download(url: &str, dest: &Path, expected: &Expected, opts: &DownloadOpti
     }
     if expected.size.is_some_and(|s| have == s && s > 0) {
         // Already complete: just check it.
-        return finish(&part, dest, expected, url);
+        finish(&part, dest, expected, url)?;
+        return Ok(true);
     }
     let agent = agent(opts);
-    let mut req = agent.get(url);
-    if have > 0 {
-        req = req.header("Range", format!("bytes={have}-"));
-    }
-    let resp = req.call().map_err(|e| net_err(url, e))?;
-    let status = resp.status().as_u16();
-    let (mut file, start) = match status {
-        206 => {
-            let mut f = OpenOptions::new()
-                .append(true)
-                .open(&part)
-                .map_err(|e| Error::io(e, &part))?;
-            f.seek(SeekFrom::End(0)).map_err(|e| Error::io(e, &part))?;
-            (f, have)
+    // At most two requests: a resume, then (when the server's answer does not fit the
+    // partial file) one from zero.
+    let (resp, start) = loop {
+        let mut req = agent.get(url);
+        if have > 0 {
+            req = req.header("Range", format!("bytes={have}-"));
         }
-        200 => (File::create(&part).map_err(|e| Error::io(e, &part))?, 0),
-        416 if have > 0 => {
+        let resp = req.call().map_err(|e| net_err(url, e))?;
+        match resp.status().as_u16() {
+            200 => break (resp, 0),
+            206 => {
+                let range = resp
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok());
+                match check_content_range(range, have, expected.size) {
+                    Ok(()) => break (resp, have),
+                    Err(reason) if have == 0 => return Err(net_err(url, reason)),
+                    Err(reason) => {
+                        tracing::warn!("{reason}: downloading {url} from the start");
+                    }
+                }
+            }
             // The range starts at or past the end: the server's file is shorter than our
-            // partial one. Start over.
-            std::fs::remove_file(&part).map_err(|e| Error::io(e, &part))?;
-            return download(url, dest, expected, opts);
+            // partial one.
+            416 if have > 0 => {}
+            s => {
+                return Err(Error::HttpStatus {
+                    status: s,
+                    url: url.to_string(),
+                });
+            }
         }
-        s => {
-            return Err(Error::HttpStatus {
-                status: s,
-                url: url.to_string(),
-            });
-        }
+        std::fs::remove_file(&part).map_err(|e| Error::io(e, &part))?;
+        have = 0;
+    };
+    let mut file = if start == 0 {
+        File::create(&part).map_err(|e| write_err(e, &part))?
+    } else {
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&part)
+            .map_err(|e| Error::io(e, &part))?;
+        f.seek(SeekFrom::End(0)).map_err(|e| Error::io(e, &part))?;
+        f
     };
     let content_len = resp
         .headers()
@@ -242,7 +377,8 @@ pub fn download(url: &str, dest: &Path, expected: &Expected, opts: &DownloadOpti
             url: url.to_string(),
         });
     }
-    finish(&part, dest, expected, url)
+    finish(&part, dest, expected, url)?;
+    Ok(true)
 }
 
 /// Checks the finished `.part` and renames it into place (or deletes it on mismatch).
@@ -317,22 +453,64 @@ pub fn hub_list(
     } else {
         format!("{endpoint}/api/models/{repo}/tree/{revision}/{dir}")
     };
-    let resp = agent(opts).get(&url).call().map_err(|e| net_err(&url, e))?;
+    hub_api(&url, opts, parse_hub_tree)
+}
+
+/// GETs a hub API `url` (at most 16 MiB of JSON) and parses the answer with `parse`.
+fn hub_api<T>(
+    url: &str,
+    opts: &DownloadOptions,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    let resp = agent(opts).get(url).call().map_err(|e| net_err(url, e))?;
     let status = resp.status().as_u16();
     if status != 200 {
-        return Err(Error::HttpStatus { status, url });
+        return Err(Error::HttpStatus {
+            status,
+            url: url.to_string(),
+        });
     }
     let text = resp
         .into_body()
         .with_config()
         .limit(16 << 20)
         .read_to_string()
-        .map_err(|e| net_err(&url, e))?;
-    parse_hub_tree(&text).map_err(|reason| Error::BadManifest {
+        .map_err(|e| net_err(url, e))?;
+    parse(&text).map_err(|reason| Error::BadManifest {
         what: "hub metadata",
         reason,
         path: PathBuf::from(url),
     })
+}
+
+/// Whether `revision` is a full commit hash (40 hex digits), not a branch or tag.
+pub fn is_commit(revision: &str) -> bool {
+    revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The commit `revision` (a branch, tag or commit) of a hub model repository points at
+/// now, from the model API (`/api/models/{repo}/revision/{revision}`, its `sha`).
+pub fn hub_commit(
+    endpoint: &str,
+    repo: &str,
+    revision: &str,
+    opts: &DownloadOptions,
+) -> Result<String> {
+    let url = format!("{endpoint}/api/models/{repo}/revision/{revision}");
+    hub_api(&url, opts, parse_hub_revision)
+}
+
+/// The commit hash (`sha`, 40 hex digits, lowercased) in the hub model API's JSON.
+pub fn parse_hub_revision(text: &str) -> std::result::Result<String, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let sha = v
+        .get("sha")
+        .and_then(|s| s.as_str())
+        .ok_or("expected a JSON object with a commit hash in 'sha'")?;
+    if !is_commit(sha) {
+        return Err(format!("'sha' is '{sha}', not a 40-digit commit hash"));
+    }
+    Ok(sha.to_ascii_lowercase())
 }
 
 /// Parses the hub tree API's JSON (a list of `{type, path, size, lfs: {oid, size}}`).
@@ -402,6 +580,19 @@ mod tests {
         assert_eq!((f[1].size, f[1].sha256.clone()), (274, None));
         assert!(parse_hub_tree("{}").is_err());
         assert!(parse_hub_tree("[{\"type\":\"file\"}]").is_err());
+    }
+
+    #[test]
+    fn parses_hub_revisions() {
+        let c = "0FB46FADDE862E9B7E4E735EED1E99EA69780920";
+        assert_eq!(
+            parse_hub_revision(&format!(r#"{{"id":"o/r","sha":"{c}"}}"#)).unwrap(),
+            c.to_ascii_lowercase()
+        );
+        assert!(is_commit(c) && !is_commit("main") && !is_commit(&c[1..]));
+        for bad in ["[]", "{}", r#"{"sha":"main"}"#, r#"{"sha":7}"#, "not json"] {
+            assert!(parse_hub_revision(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

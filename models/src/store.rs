@@ -6,8 +6,17 @@
 //!   `~/Library/Caches/img23d/models`, `%LOCALAPPDATA%\img23d\models`).
 //! * Layout: `<folder>/<model>/<file>`; partial downloads end in `.part`.
 //! * Lock file `<folder>/img23d-models.lock.json`: for every installed file its size,
-//!   SHA-256, where it came from and whether the checksum was pinned by the registry or
-//!   taken from the hub's metadata at fetch time. `verify` re-hashes against it.
+//!   SHA-256, where it came from (the URL names a commit, and `revision` records it) and
+//!   whether the checksum was pinned by the registry or taken from the hub's metadata at
+//!   fetch time. `verify` re-hashes against it.
+//! * Revisions: a registry entry on a branch (`main`) is resolved to the commit the
+//!   branch points at when the model is first fetched ([`download::hub_commit`]); its
+//!   files, their listing and their checksums all come from that commit, and later
+//!   fetches of the model (a repair, a missing file) reuse the recorded commit.
+//! * Concurrent fetches: each file's download holds an advisory lock beside it
+//!   ([`download::download`]), and every update of the lock file is a read-modify-write
+//!   under the lock `img23d-models.lock.json.lock`, so two `img23d models fetch` at once
+//!   neither mix their bytes nor lose each other's records.
 //! * A model is *installed* when all its files are there with the recorded sizes;
 //!   `verify` re-checks the hashes. A local file given by path always wins over the
 //!   folder, and with `offline` nothing touches the network.
@@ -114,6 +123,10 @@ pub struct LockEntry {
     pub precision: String,
     /// The contracts the model's wrapper checks ("name vN, …") at fetch time.
     pub contracts: String,
+    /// The hub commit the file was fetched from (absent in lock files written before
+    /// revisions were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 /// The lock file: installed files by path relative to the models folder.
@@ -139,6 +152,22 @@ pub enum ModelState {
     Unrecorded,
     /// No public files: the model must be exported.
     ExportOnly,
+}
+
+impl LockFile {
+    /// Parses a lock file's text for the models folder `dir`, refusing names that would
+    /// leave it.
+    pub fn parse(text: &str, dir: &Path) -> Result<Self> {
+        let lock: LockFile = serde_json::from_str(text).map_err(|e| Error::BadManifest {
+            what: "lock file",
+            reason: e.to_string(),
+            path: dir.join(LOCK_FILE),
+        })?;
+        for k in lock.files.keys() {
+            safe_join(dir, k)?;
+        }
+        Ok(lock)
+    }
 }
 
 impl std::fmt::Display for ModelState {
@@ -255,15 +284,20 @@ impl ModelStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockFile::default()),
             Err(e) => return Err(Error::io(e, p)),
         };
-        let lock: LockFile = serde_json::from_str(&text).map_err(|e| Error::BadManifest {
-            what: "lock file",
-            reason: e.to_string(),
-            path: p.clone(),
-        })?;
-        for k in lock.files.keys() {
-            safe_join(&self.dir, k)?;
-        }
-        Ok(lock)
+        LockFile::parse(&text, &self.dir)
+    }
+
+    /// Adds (or replaces) the record of `rel` in the lock file: read, change and write
+    /// while holding the lock file's advisory lock, so concurrent fetches keep each
+    /// other's records.
+    fn record(&self, rel: String, entry: LockEntry) -> Result<()> {
+        let mut guard = self.lock_path().into_os_string();
+        guard.push(".lock");
+        let (_lock, _) = download::FileLock::acquire(Path::new(&guard))?;
+        let mut lock = self.read_lock()?;
+        lock.version = 1;
+        lock.files.insert(rel, entry);
+        self.write_lock(&lock)
     }
 
     fn write_lock(&self, lock: &LockFile) -> Result<()> {
@@ -450,7 +484,7 @@ impl ModelStore {
                 recipe: entry.recipe().unwrap_or_default().to_string(),
             });
         };
-        let mut lock = self.read_lock()?;
+        let lock = self.read_lock()?;
         // Files already installed and matching their record need no network at all.
         let mut todo = Vec::new();
         let mut out = Vec::new();
@@ -485,7 +519,9 @@ impl ModelStore {
                 path: todo[0].2.clone(),
             });
         }
-        // The hub's metadata for every folder the files live in.
+        let revision = self.commit(repo, revision, v, entry, &lock, opts)?;
+        let revision = revision.as_str();
+        // The hub's metadata for every folder the files live in, at that commit.
         let mut listing: BTreeMap<String, HubFile> = BTreeMap::new();
         let mut dirs: Vec<&str> = todo
             .iter()
@@ -526,9 +562,8 @@ impl ModelStore {
                 sha256: sha256.clone(),
                 size: Some(size),
             };
-            download::download(&url, &dest, &expected, &opts.download)?;
-            lock.version = 1;
-            lock.files.insert(
+            let downloaded = download::download(&url, &dest, &expected, &opts.download)?;
+            self.record(
                 rel,
                 LockEntry {
                     sha256,
@@ -538,16 +573,43 @@ impl ModelStore {
                     model: name.to_string(),
                     precision: v.precision.to_string(),
                     contracts: entry.contract_versions(),
+                    revision: Some(revision.to_string()),
                 },
-            );
-            self.write_lock(&lock)?;
+            )?;
             out.push(Fetched {
                 path: dest,
                 size,
-                downloaded: true,
+                downloaded,
             });
         }
         Ok(out)
+    }
+
+    /// The commit to fetch a model's files from: the registry's revision when it is one;
+    /// else the commit recorded for the model's files in the lock file; else the commit
+    /// the branch points at now, asked of the hub.
+    fn commit(
+        &self,
+        repo: &str,
+        revision: &str,
+        v: &Variant,
+        entry: &ModelEntry,
+        lock: &LockFile,
+        opts: &FetchOptions,
+    ) -> Result<String> {
+        if download::is_commit(revision) {
+            return Ok(revision.to_ascii_lowercase());
+        }
+        let recorded = v.files.iter().find_map(|f| {
+            lock.files
+                .get(&Self::rel(entry, f))
+                .and_then(|r| r.revision.clone())
+                .filter(|c| download::is_commit(c))
+        });
+        match recorded {
+            Some(c) => Ok(c),
+            None => download::hub_commit(&opts.endpoint, repo, revision, &opts.download),
+        }
     }
 }
 

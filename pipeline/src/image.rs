@@ -103,7 +103,7 @@ pub fn load_image(path: &Path, limits: &Limits) -> Result<LoadedImage> {
         check_size(width, height, format_name, limits, path)?;
     }
     let bytes = read_all(reader, limits, path)?;
-    check_complete(format, &bytes).map_err(|reason| Error::DecodeImage {
+    check_complete(format, &bytes, limits).map_err(|reason| Error::DecodeImage {
         format: format_name.to_string(),
         reason,
         path: path.to_path_buf(),
@@ -198,7 +198,11 @@ fn read_all(mut reader: BufReader<File>, limits: &Limits, path: &Path) -> Result
 /// in strict mode refuses (cut short, or a marker inside a scan), WebP shorter than its
 /// RIFF size, BMP shorter than its header's file size or pixel offset. TIFF's decoder
 /// fails on missing strips by itself.
-fn check_complete(format: ImageFormat, bytes: &[u8]) -> std::result::Result<(), String> {
+fn check_complete(
+    format: ImageFormat,
+    bytes: &[u8],
+    limits: &Limits,
+) -> std::result::Result<(), String> {
     const TRUNCATED: &str = "the file is truncated";
     let le32 = |at: usize| {
         bytes
@@ -223,6 +227,18 @@ fn check_complete(format: ImageFormat, bytes: &[u8]) -> std::result::Result<(), 
                 zune_core::bytestream::ZCursor::new(bytes),
                 options,
             );
+            // A header beyond `limits` (or empty) is refused from the header after this
+            // check, with the limits' own message: never decode it here (a 65535²
+            // header would have zune-jpeg allocate 12.9 GB; issue 12's fuzzing).
+            let outside = |(w, h): (usize, usize)| {
+                u32::try_from(w)
+                    .ok()
+                    .zip(u32::try_from(h).ok())
+                    .is_none_or(|(w, h)| limits.check_image(w, h).is_err())
+            };
+            if d.decode_headers().is_ok() && d.dimensions().is_some_and(outside) {
+                return Ok(());
+            }
             match d.decode() {
                 Ok(_) => {}
                 // A header quirk of some writers (padding between markers) that strict
@@ -634,6 +650,33 @@ mod tests {
                 Error::ImageTooLarge {
                     width: 40000,
                     height: 40000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn huge_jpeg_header_fails_before_decoding() {
+        // The baseline fixture with its frame header (SOF0) claiming 65535x65535: once
+        // decoded in full by the completeness check, 12.9 GB (issue 12's fuzzing).
+        let mut jpeg = fixture("baseline.jpg");
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline frame header");
+        jpeg[sof + 5..sof + 9].copy_from_slice(&[0xFF; 4]);
+        let d = dir();
+        let p = d.path().join("huge.jpg");
+        std::fs::write(&p, &jpeg).unwrap();
+        let err = load_image(&p, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::ImageTooLarge {
+                    width: 65535,
+                    height: 65535,
                     ..
                 }
             ),

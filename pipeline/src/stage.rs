@@ -172,6 +172,8 @@ mod tests {
                 .iter()
                 .all(|s| s.ms >= 0.0 && s.ms <= timings.total_ms)
         );
+        let sum: f64 = timings.stages.iter().map(|s| s.ms).sum();
+        assert!(sum <= timings.total_ms, "{sum} > {}", timings.total_ms);
         assert_eq!(names.0, ["one", "two"]);
     }
 }
