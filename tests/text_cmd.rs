@@ -79,6 +79,7 @@ fn a_prompt_becomes_a_picture_and_a_valid_glb() {
         2,
         "one progress line per step:\n{stdout}"
     );
+    assert!(stdout.contains("(seed 42, UNet on CPU)"), "{stdout}");
     assert_eq!(
         files_in(&out),
         [
@@ -106,6 +107,8 @@ fn a_prompt_becomes_a_picture_and_a_valid_glb() {
     assert_valid(&glb);
     let report = read_report(&out.join("a-red-wooden-chair.report.json"));
     assert_eq!(report["text"]["seed"], 42);
+    // Issue 17: the report names where the diffusion model ran (--device cpu here).
+    assert_eq!(report["text"]["execution_provider"], "CPU");
     assert_eq!(report["text"]["prompt"], "a red wooden chair");
     assert_eq!(report["text"]["steps"], 2);
     assert!(

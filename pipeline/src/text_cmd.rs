@@ -99,7 +99,8 @@ pub fn run(config: &TextConfig) -> Result<()> {
             cfg.images = vec![picture.clone()];
             let outcome = run_image_with(&cfg, &picture, progress.as_mut(), neural)?;
             if let Some(report) = outcome.files.last() {
-                add_text_section(report, job, &request, seed, &config.model)?;
+                let ep = model.execution_provider().to_string();
+                add_text_section(report, job, &request, seed, (&config.model, &ep))?;
             }
         }
     }
@@ -342,9 +343,10 @@ fn generate(
     write_png(&path, &image, &meta(chosen_seed))?;
     if !quiet {
         say(&format!(
-            "{}: picture {} (seed {chosen_seed})",
+            "{}: picture {} (seed {chosen_seed}, UNet on {})",
             job.slug,
-            path.display()
+            path.display(),
+            model.execution_provider()
         ));
     }
     Ok(path)
@@ -436,6 +438,8 @@ struct TextSection<'a> {
     template: Option<&'static str>,
     negative: &'a str,
     model: &'a str,
+    /// Where the text-to-image model's UNet ran (`CPU`, `CUDA device 0`, ...).
+    execution_provider: &'a str,
     seed: u64,
     steps: usize,
     guidance: f32,
@@ -444,7 +448,13 @@ struct TextSection<'a> {
 }
 
 /// Adds the `text` section to the report the image path wrote.
-fn add_text_section(report: &Path, job: &Job, req: &Request, seed: u64, model: &str) -> Result<()> {
+fn add_text_section(
+    report: &Path,
+    job: &Job,
+    req: &Request,
+    seed: u64,
+    (model, execution_provider): (&str, &str),
+) -> Result<()> {
     let invalid = |e: serde_json::Error| {
         Error::io(
             std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -459,6 +469,7 @@ fn add_text_section(report: &Path, job: &Job, req: &Request, seed: u64, model: &
         template: (job.sent != job.prompt).then_some(PROMPT_TEMPLATE),
         negative: &req.negative,
         model,
+        execution_provider,
         seed,
         steps: req.steps,
         guidance: req.guidance,
