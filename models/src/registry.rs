@@ -176,6 +176,16 @@ impl ModelEntry {
         self.id.name()
     }
 
+    /// The rows a listing shows for this model: each precision it comes in, or one `None`
+    /// for a model without files (export only).
+    pub fn precisions(&self) -> Vec<Option<Precision>> {
+        if self.variants.is_empty() {
+            vec![None]
+        } else {
+            self.variants.iter().map(|v| Some(v.precision)).collect()
+        }
+    }
+
     /// The variant for `precision`, else the first one (a model may have only fp32).
     pub fn variant(&self, precision: Precision) -> Option<&'static Variant> {
         self.variants

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use img23d_models::doctor::{self, Diagnosis, Problem};
-use img23d_models::runtime::{Precision, RuntimeOptions};
+use img23d_models::runtime::RuntimeOptions;
 use img23d_models::store::{self, ModelState, ModelStore};
 use serde::Serialize;
 
@@ -97,12 +97,7 @@ pub fn run(config: &DoctorConfig) -> Result<i32> {
 fn models_report(store: &ModelStore, problems: &mut Vec<Problem>) -> Result<ModelsReport> {
     let mut entries = Vec::new();
     for e in store.registry().entries() {
-        let precisions: Vec<Option<Precision>> = if e.variants.is_empty() {
-            vec![None]
-        } else {
-            e.variants.iter().map(|v| Some(v.precision)).collect()
-        };
-        for p in precisions {
+        for p in e.precisions() {
             let state = store.state(e.name(), p.unwrap_or_default())?;
             if state == ModelState::Partial {
                 problems.push(Problem {

@@ -95,12 +95,7 @@ fn list(store: &ModelStore, opts: &RuntimeOptions) -> Result<()> {
         "MODEL", "PRECISION", "STATE", "SIZE", "LICENCE", "DESCRIPTION"
     ))?;
     for e in store.registry().entries() {
-        let rows: Vec<Option<Precision>> = if e.variants.is_empty() {
-            vec![None]
-        } else {
-            e.variants.iter().map(|v| Some(v.precision)).collect()
-        };
-        for p in rows {
+        for p in e.precisions() {
             let prec = p.unwrap_or_default();
             let state = store.state(e.name(), prec)?;
             let size = match state {
